@@ -1,0 +1,56 @@
+-- oauth_rls install script, part 00: types and claim functions.
+-- The install script sql/oauth_rls--0.1.0.sql is assembled from sql/install/*.sql
+-- in file-name order by the Makefile.
+\echo Use "CREATE EXTENSION oauth_rls" to load this file. \quit
+
+-- Schema oauth_rls is created by CREATE EXTENSION (control file: schema = oauth_rls).
+-- Policies evaluate our functions as the querying role, so every role may use
+-- the schema; each object below grants only what it must.
+GRANT USAGE ON SCHEMA oauth_rls TO PUBLIC;
+
+CREATE TYPE oauth_rls.tier AS ENUM ('direct', 'first_party', 'third_party', 'blocked');
+COMMENT ON TYPE oauth_rls.tier IS
+  'How much a request is trusted: direct session (no client_id), first-party app, third-party app, blocked client';
+
+-- Claim readers.  C, STABLE, PARALLEL SAFE: per row they cost an integer
+-- comparison while the request settings are unchanged.
+CREATE FUNCTION oauth_rls.claims() RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'oauth_rls_claims' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.claims() IS
+  'The request''s JWT claims: setting request.jwt.claim, else request.jwt.claims; NULL when unset';
+
+CREATE FUNCTION oauth_rls.claim(name text) RETURNS text
+  AS 'MODULE_PATHNAME', 'oauth_rls_claim' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.claim(text) IS
+  'One top-level claim as text (the meaning of ->>), NULL when absent';
+
+CREATE FUNCTION oauth_rls.user_id() RETURNS uuid
+  AS 'MODULE_PATHNAME', 'oauth_rls_user_id' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.user_id() IS
+  'Like auth.uid(): request.jwt.claim.sub, else the claims'' sub; errors on a non-uuid sub';
+
+CREATE FUNCTION oauth_rls.client_id() RETURNS text
+  AS 'MODULE_PATHNAME', 'oauth_rls_client_id' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.client_id() IS
+  'The OAuth client of the request (claim client_id); NULL means a direct session';
+
+CREATE FUNCTION oauth_rls.session_id() RETURNS uuid
+  AS 'MODULE_PATHNAME', 'oauth_rls_session_id' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.session_id() IS
+  'The auth.sessions id of the token (claim session_id)';
+
+CREATE FUNCTION oauth_rls.scopes() RETURNS text[]
+  AS 'MODULE_PATHNAME', 'oauth_rls_scopes' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.scopes() IS
+  'The granted scopes (space-separated claim scope) as an array; {} when none';
+
+CREATE FUNCTION oauth_rls.has_scope(scope text) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'oauth_rls_has_scope' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.has_scope(text) IS
+  'Whether the token was granted this scope';
+
+-- Statement trigger that makes DML on a cached table invalidate every
+-- backend's cache at commit.
+CREATE FUNCTION oauth_rls._invalidate_caches() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'oauth_rls_invalidate_caches' LANGUAGE C;
+REVOKE ALL ON FUNCTION oauth_rls._invalidate_caches() FROM PUBLIC;

@@ -1,0 +1,69 @@
+-- oauth_rls install script, part 10: the client registry and tiers.
+
+CREATE TABLE oauth_rls.clients (
+  -- Supabase issues lowercase uuid strings (auth.oauth_clients.id); any
+  -- non-empty text is accepted.  COLLATE "C": ids compare byte for byte.
+  client_id  text COLLATE "C" NOT NULL
+             CONSTRAINT clients_client_id_check CHECK (client_id <> '' AND length(client_id) <= 255),
+  name       text,
+  tier       oauth_rls.tier NOT NULL
+             CONSTRAINT clients_tier_check CHECK (tier <> 'direct'),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT clients_pkey PRIMARY KEY (client_id)
+);
+COMMENT ON TABLE oauth_rls.clients IS
+  'Registered OAuth clients and their tier; unregistered clients get oauth_rls.unregistered_client_tier';
+
+CREATE FUNCTION oauth_rls._touch_updated_at() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+  NEW.updated_at := pg_catalog.now();
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION oauth_rls._touch_updated_at() FROM PUBLIC;
+
+CREATE TRIGGER clients_touch_updated_at BEFORE UPDATE ON oauth_rls.clients
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._touch_updated_at();
+CREATE TRIGGER clients_invalidate_caches
+  AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oauth_rls.clients
+  FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
+
+-- pg_dump keeps the registry's rows with the extension.
+SELECT pg_catalog.pg_extension_config_dump('oauth_rls.clients', '');
+
+CREATE FUNCTION oauth_rls.current_tier() RETURNS oauth_rls.tier
+  AS 'MODULE_PATHNAME', 'oauth_rls_current_tier' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.current_tier() IS
+  'direct without client_id; else the registered tier; else oauth_rls.unregistered_client_tier';
+
+CREATE FUNCTION oauth_rls.tier_of(client_id text) RETURNS oauth_rls.tier
+  AS 'MODULE_PATHNAME', 'oauth_rls_tier_of' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.tier_of(text) IS
+  'The tier a request from this client gets';
+
+CREATE FUNCTION oauth_rls.is_oauth() RETURNS boolean
+  AS 'MODULE_PATHNAME', 'oauth_rls_is_oauth' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.is_oauth() IS
+  'Whether the request comes through an OAuth client (tier is not direct)';
+
+CREATE FUNCTION oauth_rls.is_first_party() RETURNS boolean
+  AS 'MODULE_PATHNAME', 'oauth_rls_is_first_party' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls.is_first_party() IS
+  'Whether the request is a direct session or comes from a first-party client';
+
+-- Privileges: the registry is managed by the extension's owner (Supabase's
+-- postgres role when it installs the extension) and read by Auth's role for
+-- the token hook.  anon and authenticated get nothing: the C lookups read it
+-- with the extension's own access.
+REVOKE ALL ON oauth_rls.clients FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.clients TO @extowner@;
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'supabase_auth_admin') THEN
+    GRANT SELECT ON oauth_rls.clients TO supabase_auth_admin;
+  END IF;
+END
+$$;

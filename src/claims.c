@@ -1,0 +1,651 @@
+/*
+ * claims.c
+ *      Reading the request's JWT claims: claims(), claim(), user_id(),
+ *      client_id(), session_id(), scopes(), has_scope().
+ *
+ * PostgREST stores the verified JWT payload in the transaction-local setting
+ * request.jwt.claims.  The module defines that setting (and the legacy
+ * request.jwt.claim* ones) itself, so that its assign hook tells us about
+ * every change: SET, set_config(), RESET, and the restore at transaction or
+ * savepoint end.  The cached parse is keyed on that change counter plus the
+ * text, so a pooled backend that serves another user in its next transaction
+ * always re-reads, while repeated calls with unchanged claims cost one integer
+ * comparison and no allocation.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/uuid.h"
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#endif
+
+#include "claims.h"
+
+uint64		oauth_rls_request_generation = 1;
+
+/* The settings as GUC variables: read directly, never looked up by name. */
+static char *setting_claim = NULL;	/* request.jwt.claim (whole JSON, legacy) */
+static char *setting_claims = NULL; /* request.jwt.claims */
+static char *setting_claim_sub = NULL;	/* request.jwt.claim.sub (legacy) */
+static char *setting_claim_client_id = NULL;	/* request.jwt.claim.client_id */
+static char *setting_headers = NULL;	/* request.headers */
+
+typedef enum ClaimsProblem
+{
+	CLAIMS_OK = 0,
+	CLAIMS_NOT_JSON,
+	CLAIMS_NOT_OBJECT,
+	CLAIM_NOT_UUID,
+	CLAIM_WRONG_TYPE,
+	CLAIM_EMPTY
+} ClaimsProblem;
+
+typedef struct ClaimsCache
+{
+	uint64		generation;		/* request generation last validated */
+	MemoryContext cxt;			/* holds everything below; reset on reparse */
+	/* the setting texts this parse was made from */
+	char	   *src_claim;
+	char	   *src_claims;
+	char	   *src_sub;
+	char	   *src_client_id;
+	/* why the settings are unusable, raised by every reader */
+	ClaimsProblem problem;
+	const char *problem_setting;
+	const char *problem_claim;
+	const char *problem_expected;
+	RequestClaims claims;
+} ClaimsCache;
+
+static ClaimsCache cache = {0};
+
+static void
+assign_request_setting(const char *newval, void *extra)
+{
+	oauth_rls_request_generation++;
+}
+
+static void
+define_request_setting(const char *name, const char *desc, char **var)
+{
+	DefineCustomStringVariable(name, desc, NULL, var, "",
+							   PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							   NULL, assign_request_setting, NULL);
+}
+
+void
+claims_init(void)
+{
+	define_request_setting("request.jwt.claims",
+						   "JWT claims of the current request, as JSON (set by PostgREST).",
+						   &setting_claims);
+	define_request_setting("request.jwt.claim",
+						   "Legacy whole-claims setting; read before request.jwt.claims.",
+						   &setting_claim);
+	define_request_setting("request.jwt.claim.sub",
+						   "Legacy per-claim setting for sub; read before the claims' sub.",
+						   &setting_claim_sub);
+	define_request_setting("request.jwt.claim.client_id",
+						   "Legacy per-claim setting for client_id.",
+						   &setting_claim_client_id);
+	define_request_setting("request.headers",
+						   "Request headers as a JSON object (set by PostgREST).",
+						   &setting_headers);
+	cache.cxt = AllocSetContextCreate(TopMemoryContext, "oauth_rls claims",
+									  ALLOCSET_SMALL_SIZES);
+}
+
+/* '' and unset both mean "not set". */
+static inline bool
+is_set(const char *value)
+{
+	return value != NULL && value[0] != '\0';
+}
+
+static bool
+same_text(const char *cached, const char *current)
+{
+	if (!is_set(cached) || !is_set(current))
+		return is_set(cached) == is_set(current);
+	return strcmp(cached, current) == 0;
+}
+
+static char *
+copy_setting(const char *value)
+{
+	return is_set(value) ? pstrdup(value) : NULL;
+}
+
+static inline int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Canonical 8-4-4-4-12 hex form, as Supabase Auth writes every uuid. */
+static bool
+parse_uuid(const char *s, int len, pg_uuid_t *out)
+{
+	int			byte = 0;
+
+	if (len != 36)
+		return false;
+	for (int i = 0; i < 36;)
+	{
+		int			hi,
+					lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i++] != '-')
+				return false;
+			continue;
+		}
+		hi = hex_value(s[i]);
+		lo = hex_value(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out->data[byte++] = (unsigned char) (hi << 4 | lo);
+		i += 2;
+	}
+	return true;
+}
+
+/*
+ * Parses claims text into jsonb, or returns NULL when it is not valid JSON.
+ * The input function's own error would quote the text, and the claims must
+ * never be echoed, so the error is replaced by ours.
+ */
+static Jsonb *
+parse_json(const char *text)
+{
+#if PG_VERSION_NUM >= 160000
+	ErrorSaveContext escontext = {T_ErrorSaveContext};
+	Datum		result;
+
+	if (!DirectInputFunctionCallSafe(jsonb_in, (char *) text, InvalidOid, -1,
+									 (Node *) &escontext, &result))
+		return NULL;
+	return DatumGetJsonbP(result);
+#else
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Jsonb	   *volatile result = NULL;
+
+	/*
+	 * jsonb_in only allocates memory and holds no locks or buffers, so a data
+	 * error it raises can be caught without a subtransaction.  Anything else
+	 * (cancel, out of memory, stack depth) is re-thrown untouched.
+	 */
+	PG_TRY();
+	{
+		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		result = NULL;
+	}
+	PG_END_TRY();
+	return result;
+#endif
+}
+
+static void
+set_problem(ClaimsProblem problem, const char *setting, const char *claim,
+			const char *expected)
+{
+	cache.problem = problem;
+	cache.problem_setting = setting;
+	cache.problem_claim = claim;
+	cache.problem_expected = expected;
+}
+
+/* Looks a top-level key up; NULL when absent. */
+static JsonbValue *
+find_claim(Jsonb *claims, const char *key, JsonbValue *buf)
+{
+	return getKeyJsonValueFromContainer(&claims->root, key, strlen(key), buf);
+}
+
+/*
+ * A uuid claim: absent or JSON null means "none"; any other non-uuid value is
+ * an error, never "none".
+ */
+static bool
+read_uuid_claim(Jsonb *claims, const char *key, const char *setting,
+				bool *has, pg_uuid_t *out)
+{
+	JsonbValue	buf;
+	JsonbValue *v = find_claim(claims, key, &buf);
+
+	*has = false;
+	if (v == NULL || v->type == jbvNull)
+		return true;
+	if (v->type != jbvString)
+	{
+		set_problem(CLAIM_WRONG_TYPE, setting, key, "a string holding a uuid");
+		return false;
+	}
+	if (!parse_uuid(v->val.string.val, v->val.string.len, out))
+	{
+		set_problem(CLAIM_NOT_UUID, setting, key, "a uuid");
+		return false;
+	}
+	*has = true;
+	return true;
+}
+
+static void
+split_scopes(const char *scope, int len, RequestClaims *rc)
+{
+	int			n = 0;
+
+	rc->scopes = palloc(sizeof(char *) * (len / 2 + 1));
+	for (int i = 0; i < len;)
+	{
+		int			start;
+
+		while (i < len && scope[i] == ' ')
+			i++;
+		start = i;
+		while (i < len && scope[i] != ' ')
+			i++;
+		if (i > start)
+			rc->scopes[n++] = pnstrdup(scope + start, i - start);
+	}
+	rc->nscopes = n;
+}
+
+/* Parses the current settings into cache.claims (in cache.cxt). */
+static void
+parse_settings(void)
+{
+	RequestClaims *rc = &cache.claims;
+	const char *setting = NULL;
+	const char *text = NULL;
+	JsonbValue	buf;
+	JsonbValue *v;
+
+	memset(rc, 0, sizeof(*rc));
+	set_problem(CLAIMS_OK, NULL, NULL, NULL);
+
+	if (is_set(setting_claim))
+		setting = "request.jwt.claim", text = setting_claim;
+	else if (is_set(setting_claims))
+		setting = "request.jwt.claims", text = setting_claims;
+
+	if (text != NULL)
+	{
+		rc->claims = parse_json(text);
+		if (rc->claims == NULL)
+			return set_problem(CLAIMS_NOT_JSON, setting, NULL, NULL);
+		if (!JB_ROOT_IS_OBJECT(rc->claims))
+			return set_problem(CLAIMS_NOT_OBJECT, setting, NULL, NULL);
+	}
+
+	/* user: the legacy per-claim setting wins, as in auth.uid() */
+	if (is_set(setting_claim_sub))
+	{
+		if (!parse_uuid(setting_claim_sub, strlen(setting_claim_sub), &rc->user_id))
+			return set_problem(CLAIM_NOT_UUID, "request.jwt.claim.sub", NULL, "a uuid");
+		rc->has_user = true;
+	}
+	else if (rc->claims &&
+			 !read_uuid_claim(rc->claims, "sub", setting, &rc->has_user, &rc->user_id))
+		return;
+
+	if (rc->claims &&
+		!read_uuid_claim(rc->claims, "session_id", setting, &rc->has_session, &rc->session_id))
+		return;
+
+	/*
+	 * client_id: a NULL answer means "direct session", the most trusted case,
+	 * so a present but null, empty or non-string claim is an error.
+	 */
+	if (is_set(setting_claim_client_id))
+		rc->client_id = pstrdup(setting_claim_client_id);
+	else if (rc->claims && (v = find_claim(rc->claims, "client_id", &buf)) != NULL)
+	{
+		if (v->type != jbvString)
+			return set_problem(CLAIM_WRONG_TYPE, setting, "client_id", "a non-empty string");
+		if (v->val.string.len == 0)
+			return set_problem(CLAIM_EMPTY, setting, "client_id", "a non-empty string");
+		rc->client_id = pnstrdup(v->val.string.val, v->val.string.len);
+	}
+
+	if (rc->claims && (v = find_claim(rc->claims, "scope", &buf)) != NULL &&
+		v->type != jbvNull)
+	{
+		if (v->type != jbvString)
+			return set_problem(CLAIM_WRONG_TYPE, setting, "scope", "a space-separated string");
+		split_scopes(v->val.string.val, v->val.string.len, rc);
+	}
+}
+
+static void
+raise_problem(void)
+{
+	switch (cache.problem)
+	{
+		case CLAIMS_OK:
+			break;
+		case CLAIMS_NOT_JSON:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("setting \"%s\" is not valid JSON", cache.problem_setting),
+					 errdetail("The value is not shown, because it may hold credentials."),
+					 errhint("PostgREST sets it to the verified JWT payload; check what your test or pre-request function stores there.")));
+			break;
+		case CLAIMS_NOT_OBJECT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("setting \"%s\" is not a JSON object", cache.problem_setting),
+					 errdetail("JWT claims must be a JSON object; the value is not shown.")));
+			break;
+		case CLAIM_NOT_UUID:
+			if (cache.problem_claim)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("claim \"%s\" in setting \"%s\" is not a uuid",
+								cache.problem_claim, cache.problem_setting),
+						 errdetail("Supabase writes it as a canonical uuid; the value is not shown.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("setting \"%s\" is not a uuid", cache.problem_setting),
+					 errdetail("The value is not shown.")));
+			break;
+		case CLAIM_WRONG_TYPE:
+		case CLAIM_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("claim \"%s\" in setting \"%s\" must be %s",
+							cache.problem_claim, cache.problem_setting, cache.problem_expected),
+					 errdetail("The value is not shown.")));
+			break;
+	}
+}
+
+const RequestClaims *
+claims_current(void)
+{
+	if (cache.generation != oauth_rls_request_generation)
+	{
+		/* A change was made; unless the texts are identical, parse again. */
+		if (cache.generation == 0 ||
+			!same_text(cache.src_claim, setting_claim) ||
+			!same_text(cache.src_claims, setting_claims) ||
+			!same_text(cache.src_sub, setting_claim_sub) ||
+			!same_text(cache.src_client_id, setting_claim_client_id))
+		{
+			MemoryContext oldcxt;
+
+			/* Mark invalid first: an error while parsing leaves no half state. */
+			cache.generation = 0;
+			MemoryContextReset(cache.cxt);
+			oldcxt = MemoryContextSwitchTo(cache.cxt);
+			cache.src_claim = copy_setting(setting_claim);
+			cache.src_claims = copy_setting(setting_claims);
+			cache.src_sub = copy_setting(setting_claim_sub);
+			cache.src_client_id = copy_setting(setting_claim_client_id);
+			parse_settings();
+			MemoryContextSwitchTo(oldcxt);
+		}
+		cache.generation = oauth_rls_request_generation;
+	}
+	if (cache.problem != CLAIMS_OK)
+		raise_problem();
+	return &cache.claims;
+}
+
+const char *
+claims_request_headers(void)
+{
+	return is_set(setting_headers) ? setting_headers : NULL;
+}
+
+/*
+ * Per call site result cache in fn_extra: a by-reference result is copied
+ * into fn_mcxt once per change of the request settings, then returned as is.
+ * It is never overwritten in place, so earlier rows that still point at an
+ * older copy keep their value.
+ */
+typedef struct CallSiteResult
+{
+	uint64		generation;
+	bool		isnull;
+	Datum		value;
+	text	   *arg;			/* claim(): the name the result is for */
+} CallSiteResult;
+
+static CallSiteResult *
+call_site(FunctionCallInfo fcinfo)
+{
+	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+														  sizeof(CallSiteResult));
+	return (CallSiteResult *) fcinfo->flinfo->fn_extra;
+}
+
+static inline bool
+call_site_fresh(CallSiteResult *site)
+{
+	return site->generation == oauth_rls_request_generation;
+}
+
+static Datum
+call_site_store(FunctionCallInfo fcinfo, CallSiteResult *site, Datum value,
+				bool isnull, bool byval, int typlen)
+{
+	site->isnull = isnull;
+	if (isnull)
+		site->value = (Datum) 0;
+	else
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		site->value = datumCopy(value, byval, typlen);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	site->generation = oauth_rls_request_generation;
+	fcinfo->isnull = site->isnull;
+	return site->value;
+}
+
+#define RETURN_CALL_SITE(site) \
+	do { \
+		if ((site)->isnull) \
+			PG_RETURN_NULL(); \
+		return (site)->value; \
+	} while (0)
+
+static Datum
+uuid_result(FunctionCallInfo fcinfo, bool has, const pg_uuid_t *value)
+{
+	CallSiteResult *site = call_site(fcinfo);
+
+	return call_site_store(fcinfo, site, UUIDPGetDatum(value), !has, false, UUID_LEN);
+}
+
+/* claims() -> jsonb: the request's claims, NULL when there are none. */
+PG_FUNCTION_INFO_V1(oauth_rls_claims);
+Datum
+oauth_rls_claims(PG_FUNCTION_ARGS)
+{
+	CallSiteResult *site = call_site(fcinfo);
+	const RequestClaims *rc;
+
+	if (call_site_fresh(site))
+		RETURN_CALL_SITE(site);
+	rc = claims_current();
+	return call_site_store(fcinfo, site, PointerGetDatum(rc->claims),
+						   rc->claims == NULL, false, -1);
+}
+
+/* A top-level claim as text, with the meaning of ->>. */
+static text *
+claim_as_text(const RequestClaims *rc, text *name)
+{
+	JsonbValue	buf;
+	JsonbValue *v;
+
+	if (rc->claims == NULL)
+		return NULL;
+	v = getKeyJsonValueFromContainer(&rc->claims->root, VARDATA_ANY(name),
+									 VARSIZE_ANY_EXHDR(name), &buf);
+	if (v == NULL)
+		return NULL;
+	switch (v->type)
+	{
+		case jbvNull:
+			return NULL;
+		case jbvString:
+			return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return cstring_to_text(DatumGetCString(DirectFunctionCall1(numeric_out,
+																	   NumericGetDatum(v->val.numeric))));
+		case jbvBool:
+			return cstring_to_text(v->val.boolean ? "true" : "false");
+		case jbvBinary:
+			return cstring_to_text(JsonbToCString(NULL, v->val.binary.data,
+												  v->val.binary.len));
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+	return NULL;
+}
+
+/* claim(name) -> text: one top-level claim, NULL when absent or null. */
+PG_FUNCTION_INFO_V1(oauth_rls_claim);
+Datum
+oauth_rls_claim(PG_FUNCTION_ARGS)
+{
+	text	   *name = PG_GETARG_TEXT_PP(0);
+	CallSiteResult *site = call_site(fcinfo);
+	text	   *result;
+
+	if (call_site_fresh(site) && site->arg != NULL &&
+		VARSIZE_ANY_EXHDR(site->arg) == VARSIZE_ANY_EXHDR(name) &&
+		memcmp(VARDATA_ANY(site->arg), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
+		RETURN_CALL_SITE(site);
+
+	result = claim_as_text(claims_current(), name);
+
+	/*
+	 * Cache only the first name seen here: a call like claim(col) with a
+	 * different name per row returns a per-row result and keeps nothing.
+	 */
+	if (site->arg == NULL)
+	{
+		site->arg = (text *) MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE_ANY(name));
+		memcpy(site->arg, name, VARSIZE_ANY(name));
+	}
+	else if (!(VARSIZE_ANY_EXHDR(site->arg) == VARSIZE_ANY_EXHDR(name) &&
+			   memcmp(VARDATA_ANY(site->arg), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0))
+	{
+		if (result == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_TEXT_P(result);
+	}
+	return call_site_store(fcinfo, site, PointerGetDatum(result), result == NULL, false, -1);
+}
+
+/* user_id() -> uuid: like auth.uid(), but fails on a malformed sub. */
+PG_FUNCTION_INFO_V1(oauth_rls_user_id);
+Datum
+oauth_rls_user_id(PG_FUNCTION_ARGS)
+{
+	CallSiteResult *site = call_site(fcinfo);
+	const RequestClaims *rc;
+
+	if (call_site_fresh(site))
+		RETURN_CALL_SITE(site);
+	rc = claims_current();
+	return uuid_result(fcinfo, rc->has_user, &rc->user_id);
+}
+
+/* session_id() -> uuid: the auth.sessions row the token belongs to. */
+PG_FUNCTION_INFO_V1(oauth_rls_session_id);
+Datum
+oauth_rls_session_id(PG_FUNCTION_ARGS)
+{
+	CallSiteResult *site = call_site(fcinfo);
+	const RequestClaims *rc;
+
+	if (call_site_fresh(site))
+		RETURN_CALL_SITE(site);
+	rc = claims_current();
+	return uuid_result(fcinfo, rc->has_session, &rc->session_id);
+}
+
+/* client_id() -> text: the OAuth client, NULL for a direct session. */
+PG_FUNCTION_INFO_V1(oauth_rls_client_id);
+Datum
+oauth_rls_client_id(PG_FUNCTION_ARGS)
+{
+	CallSiteResult *site = call_site(fcinfo);
+	const RequestClaims *rc;
+
+	if (call_site_fresh(site))
+		RETURN_CALL_SITE(site);
+	rc = claims_current();
+	return call_site_store(fcinfo, site,
+						   rc->client_id ? PointerGetDatum(cstring_to_text(rc->client_id)) : (Datum) 0,
+						   rc->client_id == NULL, false, -1);
+}
+
+/* scopes() -> text[]: the granted scopes, '{}' when there are none. */
+PG_FUNCTION_INFO_V1(oauth_rls_scopes);
+Datum
+oauth_rls_scopes(PG_FUNCTION_ARGS)
+{
+	CallSiteResult *site = call_site(fcinfo);
+	const RequestClaims *rc;
+	Datum	   *elems;
+	ArrayType  *result;
+
+	if (call_site_fresh(site))
+		RETURN_CALL_SITE(site);
+	rc = claims_current();
+	elems = palloc(sizeof(Datum) * (rc->nscopes + 1));
+	for (int i = 0; i < rc->nscopes; i++)
+		elems[i] = PointerGetDatum(cstring_to_text(rc->scopes[i]));
+	result = construct_array(elems, rc->nscopes, TEXTOID, -1, false, TYPALIGN_INT);
+	return call_site_store(fcinfo, site, PointerGetDatum(result), false, false, -1);
+}
+
+/* has_scope(text) -> boolean: whether the token was granted that scope. */
+PG_FUNCTION_INFO_V1(oauth_rls_has_scope);
+Datum
+oauth_rls_has_scope(PG_FUNCTION_ARGS)
+{
+	text	   *wanted = PG_GETARG_TEXT_PP(0);
+	const RequestClaims *rc = claims_current();
+	int			len = VARSIZE_ANY_EXHDR(wanted);
+
+	for (int i = 0; i < rc->nscopes; i++)
+		if (strlen(rc->scopes[i]) == (size_t) len &&
+			memcmp(rc->scopes[i], VARDATA_ANY(wanted), len) == 0)
+			PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(false);
+}

@@ -1,0 +1,164 @@
+/*
+ * invalidation.c
+ *      Generation counters for the extension's tables, fed by relcache
+ *      invalidations, and lazily resolved catalog oids.
+ *
+ * Plain DML on a user table sends no invalidation, so the extension's cached
+ * tables carry a statement trigger that calls CacheInvalidateRelcache(): the
+ * message is transactional (sent at commit, discarded on abort, applied
+ * locally at the next command) and is WAL-logged, so hot standbys replay it.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "invalidation.h"
+
+uint64		oauth_rls_table_generation[OAUTH_TABLE_COUNT];
+
+static const char *const table_names[OAUTH_TABLE_COUNT] = {
+	"clients", "access_matrix", "api_keys"
+};
+
+/* Resolved lazily; forgotten whenever any of our tables is invalidated. */
+static bool catalog_ids_valid = false;
+static Oid	namespace_oid = InvalidOid;
+static Oid	table_oids[OAUTH_TABLE_COUNT];
+static Oid	tier_type_oid = InvalidOid;
+static Oid	tier_label_oids[TIER_COUNT];
+
+static void
+bump_all(void)
+{
+	for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
+		oauth_rls_table_generation[i]++;
+	catalog_ids_valid = false;
+}
+
+/*
+ * Runs inside invalidation processing, which can happen at any lock
+ * acquisition: it must only bump counters, never touch caches or catalogs.
+ */
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || !catalog_ids_valid)
+	{
+		/* Full reset, or ids unknown: assume anything changed. */
+		if (!OidIsValid(relid))
+			bump_all();
+		else
+			for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
+				oauth_rls_table_generation[i]++;
+		return;
+	}
+	for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
+	{
+		if (table_oids[i] == relid)
+		{
+			oauth_rls_table_generation[i]++;
+			/* A dropped and re-created extension gets new oids. */
+			catalog_ids_valid = false;
+		}
+	}
+}
+
+void
+invalidation_init(void)
+{
+	for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
+		oauth_rls_table_generation[i] = 1;
+	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+}
+
+static void
+resolve_catalog_ids(void)
+{
+	if (catalog_ids_valid)
+		return;
+
+	namespace_oid = get_namespace_oid(OAUTH_RLS_SCHEMA, true);
+	for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
+		table_oids[i] = OidIsValid(namespace_oid)
+			? get_relname_relid(table_names[i], namespace_oid) : InvalidOid;
+
+	tier_type_oid = OidIsValid(namespace_oid)
+		? GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+						  CStringGetDatum("tier"), ObjectIdGetDatum(namespace_oid))
+		: InvalidOid;
+	for (int t = 0; t < TIER_COUNT; t++)
+		tier_label_oids[t] = OidIsValid(tier_type_oid)
+			? GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+							  ObjectIdGetDatum(tier_type_oid),
+							  CStringGetDatum(oauth_tier_labels[t]))
+			: InvalidOid;
+
+	catalog_ids_valid = true;
+}
+
+Oid
+oauth_rls_table_oid(OAuthRlsTable table)
+{
+	resolve_catalog_ids();
+	return table_oids[table];
+}
+
+Oid
+oauth_rls_relation_oid(const char *relname)
+{
+	resolve_catalog_ids();
+	return OidIsValid(namespace_oid) ? get_relname_relid(relname, namespace_oid) : InvalidOid;
+}
+
+Oid
+oauth_rls_tier_oid(OAuthTier tier)
+{
+	resolve_catalog_ids();
+	if (!OidIsValid(tier_label_oids[tier]))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("type oauth_rls.tier has no label \"%s\"", oauth_tier_labels[tier]),
+				 errhint("Is the oauth_rls extension installed in this database?")));
+	return tier_label_oids[tier];
+}
+
+OAuthTier
+oauth_rls_tier_from_oid(Oid label)
+{
+	resolve_catalog_ids();
+	for (int t = 0; t < TIER_COUNT; t++)
+		if (tier_label_oids[t] == label)
+			return (OAuthTier) t;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%u is not a label of type oauth_rls.tier", label)));
+	pg_unreachable();
+}
+
+/*
+ * oauth_rls._invalidate_caches(): statement trigger on every cached table.
+ * Queues a relcache invalidation of the table, delivered to every backend
+ * when (and only if) the writing transaction commits.
+ */
+PG_FUNCTION_INFO_V1(oauth_rls_invalidate_caches);
+Datum
+oauth_rls_invalidate_caches(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("oauth_rls._invalidate_caches() must be called as a trigger")));
+
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}

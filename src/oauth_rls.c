@@ -1,0 +1,52 @@
+/*
+ * oauth_rls.c
+ *      Module entry point: the extension's own settings and initialisation.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "claims.h"
+#include "invalidation.h"
+#include "oauth_rls.h"
+
+PG_MODULE_MAGIC;
+
+const char *const oauth_tier_labels[TIER_COUNT] = {
+	"direct", "first_party", "third_party", "blocked"
+};
+
+int			oauth_rls_unregistered_tier = TIER_THIRD_PARTY;
+
+/* Only the two tiers that never widen access are accepted. */
+static const struct config_enum_entry unregistered_tier_options[] = {
+	{"third_party", TIER_THIRD_PARTY, false},
+	{"blocked", TIER_BLOCKED, false},
+	{NULL, 0, false}
+};
+
+static void
+assign_cached_setting(int newval, void *extra)
+{
+	oauth_rls_request_generation++;
+}
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	claims_init();
+	invalidation_init();
+
+	DefineCustomEnumVariable("oauth_rls.unregistered_client_tier",
+							 "Tier of an OAuth client that is not in oauth_rls.clients.",
+							 "third_party (default) or blocked; first_party is never implied.",
+							 &oauth_rls_unregistered_tier, TIER_THIRD_PARTY,
+							 unregistered_tier_options,
+							 PGC_USERSET, 0, NULL, assign_cached_setting, NULL);
+
+	/* Every oauth_rls.* setting is defined above this line. */
+	MarkGUCPrefixReserved("oauth_rls");
+}

@@ -1,0 +1,240 @@
+/*
+ * registry.c
+ *      Client tiers: current_tier(), tier_of(), is_oauth(), is_first_party().
+ *
+ * Tiers are looked up in oauth_rls.clients through its primary key and kept
+ * in a per-backend hash table (negative answers too), dropped whenever a
+ * registry change commits anywhere (see invalidation.c).  The lookup reads
+ * the table directly, so anon and authenticated need no right on it, and
+ * with the latest snapshot, so an answer cached after an invalidation was
+ * processed always includes the change that caused it.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "claims.h"
+#include "invalidation.h"
+#include "registry.h"
+
+/* A registry hash table grows only with distinct client ids seen. */
+#define CLIENT_CACHE_MAX_ENTRIES 10000
+
+typedef struct ClientEntry
+{
+	char		client_id[CLIENT_ID_MAXLEN + 1];	/* hash key */
+	bool		registered;
+	OAuthTier	tier;
+} ClientEntry;
+
+static HTAB *client_cache = NULL;
+static uint64 client_cache_generation = 0;
+
+/*
+ * Built inside a parallel operation, the cache was read with the statement's
+ * snapshot rather than the latest one: trust it only until the operation ends.
+ */
+static bool client_cache_parallel = false;
+
+static struct
+{
+	uint64		request_generation;
+	uint64		registry_generation;
+	bool		parallel;
+	OAuthTier	tier;
+} current_tier_cache = {0};
+
+static void
+reset_client_cache(void)
+{
+	HASHCTL		ctl;
+
+	if (client_cache != NULL)
+		hash_destroy(client_cache);
+	ctl.keysize = CLIENT_ID_MAXLEN + 1;
+	ctl.entrysize = sizeof(ClientEntry);
+	ctl.hcxt = TopMemoryContext;
+	client_cache = hash_create("oauth_rls client tiers", 64, &ctl,
+							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	client_cache_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
+	client_cache_parallel = IsInParallelMode();
+}
+
+static bool
+client_cache_usable(void)
+{
+	return client_cache != NULL &&
+		client_cache_generation == oauth_rls_table_generation[OAUTH_TABLE_CLIENTS] &&
+		(!client_cache_parallel || IsInParallelMode());
+}
+
+/* Reads one client's tier from oauth_rls.clients through clients_pkey. */
+static bool
+read_registry(const char *client_id, OAuthTier *tier)
+{
+	Oid			relid = oauth_rls_table_oid(OAUTH_TABLE_CLIENTS);
+	Oid			indexid = oauth_rls_relation_oid("clients_pkey");
+	Relation	rel;
+	Snapshot	snapshot;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("client registry oauth_rls.clients does not exist"),
+				 errhint("Is the oauth_rls extension installed in this database?")));
+
+	/* Opening the table processes pending invalidations first. */
+	rel = table_open(relid, AccessShareLock);
+	if (IsInParallelMode())
+		snapshot = RegisterSnapshot(GetActiveSnapshot());
+	else
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(client_id));
+	scan = systable_beginscan(rel, indexid, true, snapshot, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		AttrNumber	attnum = get_attnum(relid, "tier");
+		bool		isnull;
+		Datum		label = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+		{
+			*tier = oauth_rls_tier_from_oid(DatumGetObjectId(label));
+			found = true;
+		}
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+bool
+registry_lookup(const char *client_id, OAuthTier *tier)
+{
+	ClientEntry *entry;
+	bool		found;
+	OAuthTier	registered_tier = TIER_BLOCKED;
+	bool		registered;
+
+	if (client_id[0] == '\0' || strlen(client_id) > CLIENT_ID_MAXLEN)
+		return false;			/* the registry cannot hold such an id */
+
+	if (!client_cache_usable() || hash_get_num_entries(client_cache) >= CLIENT_CACHE_MAX_ENTRIES)
+		reset_client_cache();
+
+	entry = (ClientEntry *) hash_search(client_cache, client_id, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		*tier = entry->tier;
+		return entry->registered;
+	}
+
+	registered = read_registry(client_id, &registered_tier);
+
+	/* Invalidations processed during the read make the table stale: skip it. */
+	if (client_cache_usable())
+	{
+		entry = (ClientEntry *) hash_search(client_cache, client_id, HASH_ENTER, &found);
+		entry->registered = registered;
+		entry->tier = registered_tier;
+	}
+	*tier = registered_tier;
+	return registered;
+}
+
+OAuthTier
+registry_tier_of(const char *client_id)
+{
+	OAuthTier	tier;
+
+	if (registry_lookup(client_id, &tier))
+		return tier;
+	return (OAuthTier) oauth_rls_unregistered_tier;
+}
+
+OAuthTier
+registry_current_tier(void)
+{
+	const RequestClaims *rc;
+	OAuthTier	tier;
+	uint64		registry_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
+
+	if (current_tier_cache.request_generation == oauth_rls_request_generation &&
+		current_tier_cache.registry_generation == registry_generation &&
+		(!current_tier_cache.parallel || IsInParallelMode()))
+		return current_tier_cache.tier;
+
+	rc = claims_current();
+	tier = rc->client_id == NULL ? TIER_DIRECT : registry_tier_of(rc->client_id);
+
+	/*
+	 * Record the generations seen before the lookup: if the lookup processed
+	 * an invalidation, the next call looks again.
+	 */
+	current_tier_cache.request_generation = oauth_rls_request_generation;
+	current_tier_cache.registry_generation = registry_generation;
+	current_tier_cache.parallel = IsInParallelMode();
+	current_tier_cache.tier = tier;
+	return tier;
+}
+
+static Datum
+tier_datum(OAuthTier tier)
+{
+	return ObjectIdGetDatum(oauth_rls_tier_oid(tier));
+}
+
+/* current_tier() -> oauth_rls.tier */
+PG_FUNCTION_INFO_V1(oauth_rls_current_tier);
+Datum
+oauth_rls_current_tier(PG_FUNCTION_ARGS)
+{
+	return tier_datum(registry_current_tier());
+}
+
+/* tier_of(client_id text) -> oauth_rls.tier */
+PG_FUNCTION_INFO_V1(oauth_rls_tier_of);
+Datum
+oauth_rls_tier_of(PG_FUNCTION_ARGS)
+{
+	char	   *client_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	return tier_datum(registry_tier_of(client_id));
+}
+
+/* is_oauth() -> boolean: the request comes through an OAuth client. */
+PG_FUNCTION_INFO_V1(oauth_rls_is_oauth);
+Datum
+oauth_rls_is_oauth(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(registry_current_tier() != TIER_DIRECT);
+}
+
+/* is_first_party() -> boolean: a direct session or a first-party client. */
+PG_FUNCTION_INFO_V1(oauth_rls_is_first_party);
+Datum
+oauth_rls_is_first_party(PG_FUNCTION_ARGS)
+{
+	OAuthTier	tier = registry_current_tier();
+
+	PG_RETURN_BOOL(tier == TIER_DIRECT || tier == TIER_FIRST_PARTY);
+}
