@@ -87,7 +87,8 @@ BEGIN
   SELECT k.revoked_at INTO was_revoked FROM oauth_rls.api_keys k
    WHERE k.key_id = revoke_api_key.key_id FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'API key "%" does not exist', revoke_api_key.key_id
+    -- The argument is not shown: it may be a whole key passed by mistake.
+    RAISE EXCEPTION 'no API key has this key id'
       USING ERRCODE = 'no_data_found', HINT = 'Pass the key id (the part between "pk_" and "."), not the key.';
   END IF;
   IF was_revoked IS NOT NULL THEN
@@ -113,7 +114,8 @@ BEGIN
   END IF;
   SELECT * INTO old FROM oauth_rls.api_keys a WHERE a.key_id = rotate_api_key.key_id FOR UPDATE;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'API key "%" does not exist', rotate_api_key.key_id
+    -- The argument is not shown: it may be a whole key passed by mistake.
+    RAISE EXCEPTION 'no API key has this key id'
       USING ERRCODE = 'no_data_found', HINT = 'Pass the key id (the part between "pk_" and "."), not the key.';
   END IF;
   IF old.revoked_at IS NOT NULL THEN
