@@ -163,8 +163,17 @@ SELECT (SELECT count(*) FROM oauth_rls.validate_api_key(:'key_n')) AS old_valid,
          WHERE key_id = substr(:'key_n', 4, 16)) AS old_expires_after_grace;
 COMMIT;
 \set VERBOSITY terse
-SELECT oauth_rls.rotate_api_key(substr(:'key_o', 4, 16));
-SELECT oauth_rls.rotate_api_key(substr(:'key_r', 4, 16));
+-- (key ids are random: the helper shows the error with the id masked)
+CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'no error';
+EXCEPTION WHEN others THEN
+  RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, '"[0-9A-Za-z]{16}"', '"<id>"');
+END
+$$;
+SELECT pg_temp.error_of(format('SELECT oauth_rls.rotate_api_key(%L)', substr(:'key_o', 4, 16))) AS rotate_expired;
+SELECT pg_temp.error_of(format('SELECT oauth_rls.rotate_api_key(%L)', substr(:'key_r', 4, 16))) AS rotate_revoked;
 SELECT oauth_rls.rotate_api_key(substr(:'key_n2', 4, 16), '-1 hour');
 SELECT oauth_rls.rotate_api_key(substr(:'key_n2', 4, 16), NULL);
 SELECT oauth_rls.rotate_api_key('nosuchkey');
