@@ -183,26 +183,31 @@ SELECT oauth_rls.create_api_key('aaaaaaaa-0000-4000-8000-000000000004', 'x', '{a
 SELECT oauth_rls.create_api_key('aaaaaaaa-0000-4000-8000-000000000004', 'x', '{}', NULL, '');
 \set VERBOSITY default
 
--- last_used_at: refreshed at most once a minute, not in read-only or
--- serializable transactions.
+-- last_used_at: refreshed at most once a minute; also in a transaction the
+-- client made read-only (PostgREST's GET), but not in a database made
+-- read-only (default_transaction_read_only) nor under SERIALIZABLE.
 SELECT last_used_at AS first_use FROM oauth_rls.api_keys WHERE key_id = substr(:'key_a', 4, 16) \gset
 SELECT count(*) FROM oauth_rls.validate_api_key(:'key_a');
 SELECT last_used_at = :'first_use' AS unchanged_within_a_minute
   FROM oauth_rls.api_keys WHERE key_id = substr(:'key_a', 4, 16);
 UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
-BEGIN READ ONLY;
-SELECT count(*) AS valid_read_only FROM oauth_rls.validate_api_key(:'key_a');
-SELECT last_used_at = '2000-01-01 00:00:00+00' AS not_refreshed_read_only
+SET default_transaction_read_only = on;
+BEGIN;
+SELECT count(*) AS valid_read_only_database FROM oauth_rls.validate_api_key(:'key_a');
+SELECT last_used_at = '2000-01-01 00:00:00+00' AS not_refreshed_read_only_database
   FROM oauth_rls.api_keys WHERE key_id = substr(:'key_a', 4, 16);
 COMMIT;
+RESET default_transaction_read_only;
 BEGIN ISOLATION LEVEL SERIALIZABLE;
 SELECT count(*) AS valid_serializable FROM oauth_rls.validate_api_key(:'key_a');
 SELECT last_used_at = '2000-01-01 00:00:00+00' AS not_refreshed_serializable
   FROM oauth_rls.api_keys WHERE key_id = substr(:'key_a', 4, 16);
 COMMIT;
-BEGIN;
+BEGIN READ ONLY;
 SELECT count(*) FROM oauth_rls.validate_api_key(:'key_a');
-SELECT last_used_at = now() AS refreshed FROM oauth_rls.api_keys WHERE key_id = substr(:'key_a', 4, 16);
+SELECT last_used_at = now() AS refreshed_in_read_only_transaction
+  FROM oauth_rls.api_keys WHERE key_id = substr(:'key_a', 4, 16);
+SHOW transaction_read_only;
 COMMIT;
 -- Refreshing last_used_at must not invalidate caches: the invalidation
 -- trigger fires for every column but that one.
@@ -262,18 +267,23 @@ CREATE FUNCTION pg_temp.headers(k text) RETURNS text LANGUAGE sql AS $$
     json_build_object('accept', '*/*', 'x-api-key', k, 'user-agent', 'cli/1.0')::text, true)
 $$;
 
+-- A GET through PostgREST: a read-only transaction, role anon.
 UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
-BEGIN;
+BEGIN READ ONLY;
 SET LOCAL ROLE anon;
 SELECT pg_temp.headers(:'key_a') IS NOT NULL AS set;
 SELECT id, body FROM public.notes ORDER BY id;
-SELECT oauth_rls.api_key_owner(), oauth_rls.api_key_scopes(),
-       oauth_rls.api_key_id() = substr(:'key_a', 4, 16) AS key_id_known;
-UPDATE public.notes SET body = 'edited with a key' WHERE id IN (1, 4) RETURNING id;
 -- The key's use was recorded although anon has no right on the table.
 RESET ROLE;
 SELECT last_used_at = now() AS recorded_from_rls FROM oauth_rls.api_keys WHERE key_id = substr(:'key_a', 4, 16);
+COMMIT;
+
+BEGIN;
 SET LOCAL ROLE anon;
+SELECT pg_temp.headers(:'key_a') IS NOT NULL AS set;
+SELECT oauth_rls.api_key_owner(), oauth_rls.api_key_scopes(),
+       oauth_rls.api_key_id() = substr(:'key_a', 4, 16) AS key_id_known;
+UPDATE public.notes SET body = 'edited with a key' WHERE id IN (1, 4) RETURNING id;
 -- An imported key works the same way.
 SELECT pg_temp.headers('pk_legacy_01.sk_s3cr3t-legacy-value') IS NOT NULL AS set;
 SELECT id, body FROM public.notes ORDER BY id;

@@ -407,14 +407,17 @@ check_key(const char *key, size_t len, KeyRow *row, ApiKeyStatus *status)
 
 /*
  * Whether this transaction may record a key's use: never on a standby, in a
- * read-only transaction or a parallel operation (writes are impossible
+ * database made read-only by default_transaction_read_only (Supabase does so
+ * when the disk is full), in a parallel operation (writes are impossible
  * there), nor under SERIALIZABLE, where the extra read-write dependency could
- * make the caller's own transaction fail at commit.
+ * make the caller's own transaction fail at commit.  A transaction that is
+ * read-only by its own choice (PostgREST runs every GET that way) still
+ * records it: see refresh_last_used().
  */
 static bool
 can_record_use(void)
 {
-	return !RecoveryInProgress() && !XactReadOnly && !IsInParallelMode() &&
+	return !RecoveryInProgress() && !DefaultXactReadOnly && !IsInParallelMode() &&
 		!IsolationIsSerializable();
 }
 
@@ -500,6 +503,7 @@ refresh_last_used(const char *key_id, TimestampTz now)
 	ResourceOwner oldowner = CurrentResourceOwner;
 	Oid			relid;
 	volatile RefreshResult result = REFRESH_NOT_ATTEMPTED;
+	bool		was_read_only = XactReadOnly;
 
 	if (!can_record_use())
 		return REFRESH_NOT_ATTEMPTED;
@@ -507,12 +511,20 @@ refresh_last_used(const char *key_id, TimestampTz now)
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
+
+	/*
+	 * The bookkeeping write is the extension's, not the caller's: like hint
+	 * bits, it happens even in a transaction the client opened READ ONLY, on
+	 * a primary only (can_record_use), and only for this one statement.
+	 */
+	XactReadOnly = false;
 	PG_TRY();
 	{
 		/* A table-level conflict (VACUUM FULL, ALTER...) skips, never waits. */
 		if (ConditionalLockRelationOid(relid, RowExclusiveLock))
 			result = run_last_used_update(relid, key_id, now)
 				? REFRESH_DONE : REFRESH_NOT_NEEDED;
+		XactReadOnly = was_read_only;
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -521,6 +533,7 @@ refresh_last_used(const char *key_id, TimestampTz now)
 	{
 		ErrorData  *edata;
 
+		XactReadOnly = was_read_only;
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -780,7 +793,7 @@ maybe_record_request_use(void)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	if (last_use_is_recent(request.row.has_last_used, request.row.last_used_at, now) ||
-		request.refresh_tried_at == now)
+		request.refresh_tried_at == now || !can_record_use())
 		return;
 	request.refresh_tried_at = now;
 	if (refresh_last_used(request.row.key_id, now) != REFRESH_NOT_ATTEMPTED)
