@@ -97,6 +97,7 @@ static struct
 {
 	uint64		generation;
 	Oid			relid;
+	Oid			pkey;			/* api_keys_pkey */
 	AttrNumber	owner;
 	AttrNumber	client_id;
 	AttrNumber	scopes;
@@ -142,6 +143,19 @@ column(Oid relid, const char *name)
 	return attnum;
 }
 
+static Oid
+index_oid(const char *name)
+{
+	Oid			indexid = oauth_rls_relation_oid(name);
+
+	if (!OidIsValid(indexid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index oauth_rls.%s does not exist", name),
+				 errhint("Is the oauth_rls extension installed in this database?")));
+	return indexid;
+}
+
 static void
 resolve_columns(Oid relid)
 {
@@ -149,6 +163,7 @@ resolve_columns(Oid relid)
 
 	if (columns.generation == generation && columns.relid == relid)
 		return;
+	columns.pkey = index_oid("api_keys_pkey");
 	columns.owner = column(relid, "owner");
 	columns.client_id = column(relid, "client_id");
 	columns.scopes = column(relid, "scopes");
@@ -173,19 +188,6 @@ read_snapshot(void)
 	if (IsInParallelMode())
 		return RegisterSnapshot(GetActiveSnapshot());
 	return RegisterSnapshot(GetLatestSnapshot());
-}
-
-static Oid
-index_oid(const char *name)
-{
-	Oid			indexid = oauth_rls_relation_oid(name);
-
-	if (!OidIsValid(indexid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("index oauth_rls.%s does not exist", name),
-				 errhint("Is the oauth_rls extension installed in this database?")));
-	return indexid;
 }
 
 static DigestInput
@@ -256,7 +258,6 @@ static bool
 read_key_row(const char *id, size_t id_len, KeyRow *row)
 {
 	Oid			relid = api_keys_relid();
-	Oid			indexid = index_oid("api_keys_pkey");
 	Relation	rel;
 	Snapshot	snapshot;
 	ScanKeyData key;
@@ -270,7 +271,7 @@ read_key_row(const char *id, size_t id_len, KeyRow *row)
 	snapshot = read_snapshot();
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
 				PointerGetDatum(cstring_to_text_with_len(id, (int) id_len)));
-	scan = systable_beginscan(rel, indexid, true, snapshot, 1, &key);
+	scan = systable_beginscan(rel, columns.pkey, true, snapshot, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
@@ -452,6 +453,8 @@ run_last_used_update(Oid relid, const char *key_id, TimestampTz now)
 		"        WHERE l.key_id OPERATOR(pg_catalog.=) $1 "
 		"          AND (l.last_used_at IS NULL OR l.last_used_at OPERATOR(pg_catalog.<) $3) "
 		"          FOR UPDATE SKIP LOCKED)";
+	/* Prepared once per backend; the plan cache replans after DDL. */
+	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[3];
 	Oid			save_userid;
@@ -473,9 +476,18 @@ run_last_used_update(Oid relid, const char *key_id, TimestampTz now)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args(query, 3, argtypes, args, NULL, false, 0);
+	if (plan == NULL)
+	{
+		SPIPlanPtr	fresh = SPI_prepare(query, 3, argtypes);
+
+		if (fresh == NULL || SPI_keepplan(fresh) != 0)
+			elog(ERROR, "could not prepare the last_used_at update: %s",
+				 SPI_result_code_string(SPI_result));
+		plan = fresh;
+	}
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "updating last_used_at failed: SPI result %d", rc);
+		elog(ERROR, "updating last_used_at failed: %s", SPI_result_code_string(rc));
 	rc = (int) SPI_processed;
 	SPI_finish();
 
@@ -622,6 +634,16 @@ oauth_rls_generate_api_key(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
+/* _is_valid_key_id(text) -> boolean: the key id grammar, for CHECK and import. */
+PG_FUNCTION_INFO_V1(oauth_rls_is_valid_key_id);
+Datum
+oauth_rls_is_valid_key_id(PG_FUNCTION_ARGS)
+{
+	text	   *id = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_BOOL(api_key_id_is_valid(VARDATA_ANY(id), VARSIZE_ANY_EXHDR(id)));
+}
+
 /*
  * validate_api_key(key text) -> table (key_id, owner, scopes, client_id):
  * one row for a valid key, none otherwise.  Whatever is wrong with the key,
@@ -639,7 +661,7 @@ oauth_rls_validate_api_key(PG_FUNCTION_ARGS)
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (check_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &row, &status) != KEY_VALID)
 		return (Datum) 0;
 

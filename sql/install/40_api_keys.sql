@@ -1,10 +1,15 @@
 -- oauth_rls install script, part 40: API keys (pk_<id>.sk_<secret>).
 -- Grammar, lifecycle and privileges: docs/api-keys.md.
 
+-- The key id grammar (1 to 64 of A-Z a-z 0-9 _ -), from the same C code
+-- that parses keys; cheaper than a regular expression in a CHECK.
+CREATE FUNCTION oauth_rls._is_valid_key_id(key_id text) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'oauth_rls_is_valid_key_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 CREATE TABLE oauth_rls.api_keys (
   -- The public half of the key, without "pk_".  COLLATE "C": byte comparison.
   key_id       text COLLATE "C" NOT NULL
-               CONSTRAINT api_keys_key_id_check CHECK (key_id ~ '^[A-Za-z0-9_-]{1,64}$'),
+               CONSTRAINT api_keys_key_id_check CHECK (oauth_rls._is_valid_key_id(key_id)),
   owner        uuid NOT NULL,             -- an auth.users id
   client_id    text COLLATE "C"           -- the OAuth client the key acts as (its tier)
                CONSTRAINT api_keys_client_id_check CHECK (client_id <> '' AND length(client_id) <= 255),
@@ -25,7 +30,7 @@ CREATE TABLE oauth_rls.api_keys (
   last_used_at timestamptz,
   replaced_by  text COLLATE "C",          -- set by rotate_api_key()
   CONSTRAINT api_keys_pkey PRIMARY KEY (key_id)
-);
+) WITH (fillfactor = 80);  -- room for HOT updates of last_used_at
 COMMENT ON TABLE oauth_rls.api_keys IS
   'API keys pk_<key_id>.sk_<secret>: only a SHA-256 digest of the secret is stored';
 
@@ -147,7 +152,7 @@ CREATE FUNCTION oauth_rls.import_api_key(
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-  IF key_id IS NULL OR key_id !~ '^[A-Za-z0-9_-]{1,64}$' THEN
+  IF key_id IS NULL OR NOT oauth_rls._is_valid_key_id(key_id) THEN
     RAISE EXCEPTION 'key id must be 1 to 64 characters from A-Z a-z 0-9 _ -'
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Pass the part between "pk_" and "." of the existing keys.';
