@@ -209,6 +209,27 @@ SELECT last_used_at = now() AS refreshed_in_read_only_transaction
   FROM oauth_rls.api_keys WHERE key_id = substr(:'key_a', 4, 16);
 SHOW transaction_read_only;
 COMMIT;
+-- A transaction whose only write is the refresh commits asynchronously (the
+-- DEBUG line says so); one that writes anything itself keeps its setting.
+UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
+BEGIN READ ONLY;
+SELECT count(*) FROM oauth_rls.validate_api_key(:'key_a');
+SET LOCAL client_min_messages = debug1;
+COMMIT;
+UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
+BEGIN;
+SELECT count(*) FROM oauth_rls.validate_api_key(:'key_a');
+CREATE TABLE public.written_after (a int);
+SET LOCAL client_min_messages = debug1;
+COMMIT;
+UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
+BEGIN;
+CREATE TABLE public.written_before (a int);
+SELECT count(*) FROM oauth_rls.validate_api_key(:'key_a');
+SET LOCAL client_min_messages = debug1;
+COMMIT;
+SHOW synchronous_commit;
+DROP TABLE public.written_after, public.written_before;
 -- Refreshing last_used_at must not invalidate caches: the invalidation
 -- trigger fires for every column but that one.
 SELECT array_agg(a.attname ORDER BY a.attnum) AS columns_not_watched

@@ -496,6 +496,74 @@ run_last_used_update(Oid relid, const char *key_id, TimestampTz now)
 	return rc > 0;
 }
 
+/*
+ * A transaction whose only write is a last_used_at refresh (a GET through
+ * PostgREST, typically) commits asynchronously: losing the last few
+ * bookkeeping updates in a crash is harmless, and waiting for a WAL flush on
+ * every key's first request of the minute is not.  The transaction is
+ * eligible when it had no transaction id before the refresh and wrote no WAL
+ * after it; any write of its own, before or after, keeps the caller's
+ * synchronous_commit.
+ */
+static struct
+{
+	bool		registered;		/* xact callback installed */
+	bool		pending;		/* only our refreshes wrote, up to after_lsn */
+	XLogRecPtr	after_lsn;		/* XactLastRecEnd after our last refresh */
+	bool		lowered;		/* synchronous_commit changed for this commit */
+	int			saved;			/* its value to put back */
+} bookkeeping = {0};
+
+static void
+bookkeeping_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (bookkeeping.pending && XactLastRecEnd == bookkeeping.after_lsn &&
+				synchronous_commit > SYNCHRONOUS_COMMIT_OFF)
+			{
+				bookkeeping.saved = synchronous_commit;
+				bookkeeping.lowered = true;
+				synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
+				elog(DEBUG1, "oauth_rls: transaction only refreshed last_used_at, committing asynchronously");
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			if (bookkeeping.lowered)
+				synchronous_commit = bookkeeping.saved;
+			bookkeeping.lowered = false;
+			bookkeeping.pending = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Called around a refresh that updated a row: see bookkeeping above. */
+static bool
+bookkeeping_eligible(void)
+{
+	return !TransactionIdIsValid(GetTopTransactionIdIfAny()) ||
+		(bookkeeping.pending && XactLastRecEnd == bookkeeping.after_lsn);
+}
+
+static void
+bookkeeping_record(bool eligible)
+{
+	if (!bookkeeping.registered)
+	{
+		RegisterXactCallback(bookkeeping_xact_callback, NULL);
+		bookkeeping.registered = true;
+	}
+	bookkeeping.pending = eligible;
+	bookkeeping.after_lsn = XactLastRecEnd;
+}
+
 typedef enum RefreshResult
 {
 	REFRESH_NOT_ATTEMPTED,		/* not possible here, or it failed */
@@ -516,10 +584,12 @@ refresh_last_used(const char *key_id, TimestampTz now)
 	Oid			relid;
 	volatile RefreshResult result = REFRESH_NOT_ATTEMPTED;
 	bool		was_read_only = XactReadOnly;
+	bool		eligible;
 
 	if (!can_record_use())
 		return REFRESH_NOT_ATTEMPTED;
 	relid = api_keys_relid();
+	eligible = bookkeeping_eligible();
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -562,6 +632,8 @@ refresh_last_used(const char *key_id, TimestampTz now)
 		result = REFRESH_NOT_ATTEMPTED;
 	}
 	PG_END_TRY();
+	if (result == REFRESH_DONE)
+		bookkeeping_record(eligible);
 	return result;
 }
 
