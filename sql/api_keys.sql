@@ -63,6 +63,13 @@ SELECT key_id = substr(:'key_a', 4, 16) AS same_id, owner, scopes, client_id
 SELECT oauth_rls.diagnose_api_key(:'key_a');
 SELECT last_used_at IS NOT NULL AS use_recorded FROM oauth_rls.api_keys;
 SELECT count(*) AS null_key_rows FROM oauth_rls.validate_api_key(NULL);
+-- Rows are cached per backend (oauth_rls.api_key_cache_size); without the
+-- cache the answers are the same.
+SHOW oauth_rls.api_key_cache_size;
+SET oauth_rls.api_key_cache_size = 0;
+SELECT count(*) AS valid_without_cache FROM oauth_rls.validate_api_key(:'key_a');
+RESET oauth_rls.api_key_cache_size;
+SET oauth_rls.api_key_cache_size = -1;
 
 -- The malformed-input corpus: never an error, never a row.
 CREATE TEMP TABLE corpus (label text, k text);
@@ -183,6 +190,8 @@ SELECT oauth_rls.create_api_key('aaaaaaaa-0000-4000-8000-000000000004', 'x', '{a
 SELECT oauth_rls.create_api_key('aaaaaaaa-0000-4000-8000-000000000004', 'x', '{}', NULL, '');
 \set VERBOSITY default
 
+-- (The tests below set last_used_at back by hand; touching a watched column,
+-- name, makes that change invalidate the backends' caches of the row.)
 -- last_used_at: refreshed at most once a minute; also in a transaction the
 -- client made read-only (PostgREST's GET), but not in a database made
 -- read-only (default_transaction_read_only) nor under SERIALIZABLE.
@@ -190,7 +199,7 @@ SELECT last_used_at AS first_use FROM oauth_rls.api_keys WHERE key_id = substr(:
 SELECT count(*) FROM oauth_rls.validate_api_key(:'key_a');
 SELECT last_used_at = :'first_use' AS unchanged_within_a_minute
   FROM oauth_rls.api_keys WHERE key_id = substr(:'key_a', 4, 16);
-UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
+UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00', name = name WHERE key_id = substr(:'key_a', 4, 16);
 SET default_transaction_read_only = on;
 BEGIN;
 SELECT count(*) AS valid_read_only_database FROM oauth_rls.validate_api_key(:'key_a');
@@ -211,18 +220,18 @@ SHOW transaction_read_only;
 COMMIT;
 -- A transaction whose only write is the refresh commits asynchronously (the
 -- DEBUG line says so); one that writes anything itself keeps its setting.
-UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
+UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00', name = name WHERE key_id = substr(:'key_a', 4, 16);
 BEGIN READ ONLY;
 SELECT count(*) FROM oauth_rls.validate_api_key(:'key_a');
 SET LOCAL client_min_messages = debug1;
 COMMIT;
-UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
+UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00', name = name WHERE key_id = substr(:'key_a', 4, 16);
 BEGIN;
 SELECT count(*) FROM oauth_rls.validate_api_key(:'key_a');
 CREATE TABLE public.written_after (a int);
 SET LOCAL client_min_messages = debug1;
 COMMIT;
-UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
+UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00', name = name WHERE key_id = substr(:'key_a', 4, 16);
 BEGIN;
 CREATE TABLE public.written_before (a int);
 SELECT count(*) FROM oauth_rls.validate_api_key(:'key_a');
@@ -289,7 +298,7 @@ CREATE FUNCTION pg_temp.headers(k text) RETURNS text LANGUAGE sql AS $$
 $$;
 
 -- A GET through PostgREST: a read-only transaction, role anon.
-UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00' WHERE key_id = substr(:'key_a', 4, 16);
+UPDATE oauth_rls.api_keys SET last_used_at = '2000-01-01 00:00:00+00', name = name WHERE key_id = substr(:'key_a', 4, 16);
 BEGIN READ ONLY;
 SET LOCAL ROLE anon;
 SELECT pg_temp.headers(:'key_a') IS NOT NULL AS set;

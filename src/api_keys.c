@@ -36,6 +36,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -116,6 +117,37 @@ static struct
 	bool		parallel;
 	bool		answer;
 } imported_cache = {0};
+
+/*
+ * Rows of oauth_rls.api_keys by key id, per backend, so that a key presented
+ * again costs a hash probe instead of an index descent.  Like the client
+ * registry's cache it is dropped whenever a change to the table commits
+ * anywhere (invalidation.c), filled from reads with the latest snapshot, and
+ * bounded by oauth_rls.api_key_cache_size.  Only rows that exist are kept;
+ * whether a presented secret matches is decided on every call.
+ */
+typedef struct KeyCacheEntry
+{
+	char		key_id[API_KEY_FOREIGN_ID_MAXLEN + 1];	/* hash key */
+	KeyRow		row;			/* client_id and scopes live in key_cache_cxt */
+} KeyCacheEntry;
+
+int			oauth_rls_api_key_cache_size = 10000;
+
+static HTAB *key_cache = NULL;
+static MemoryContext key_cache_cxt = NULL;
+static uint64 key_cache_generation = 0;
+static bool key_cache_parallel = false;
+
+void
+api_keys_init(void)
+{
+	DefineCustomIntVariable("oauth_rls.api_key_cache_size",
+							"Most API key rows each backend keeps cached.",
+							"0 disables the cache; each row takes about 300 bytes.",
+							&oauth_rls_api_key_cache_size, 10000, 0, 1000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+}
 
 static Oid
 api_keys_relid(void)
@@ -286,6 +318,98 @@ read_key_row(const char *id, size_t id_len, KeyRow *row)
 	return found;
 }
 
+static void
+reset_key_cache(void)
+{
+	HASHCTL		ctl;
+
+	if (key_cache_cxt == NULL)
+		key_cache_cxt = AllocSetContextCreate(TopMemoryContext, "oauth_rls API key rows",
+											  ALLOCSET_DEFAULT_SIZES);
+	/* The hash table lives in the context: one reset frees everything. */
+	MemoryContextReset(key_cache_cxt);
+	ctl.keysize = API_KEY_FOREIGN_ID_MAXLEN + 1;
+	ctl.entrysize = sizeof(KeyCacheEntry);
+	ctl.hcxt = key_cache_cxt;
+	key_cache = hash_create("oauth_rls API key rows", 256, &ctl,
+							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	key_cache_generation = oauth_rls_table_generation[OAUTH_TABLE_API_KEYS];
+	key_cache_parallel = IsInParallelMode();
+}
+
+static bool
+key_cache_usable(void)
+{
+	return key_cache != NULL &&
+		key_cache_generation == oauth_rls_table_generation[OAUTH_TABLE_API_KEYS] &&
+		(!key_cache_parallel || IsInParallelMode());
+}
+
+/* The cached entry for a key id, or NULL. */
+static KeyCacheEntry *
+key_cache_find(const char *key_id)
+{
+	if (!key_cache_usable())
+		return NULL;
+	return (KeyCacheEntry *) hash_search(key_cache, key_id, HASH_FIND, NULL);
+}
+
+/*
+ * One row by key id, from the cache or the table.  *row's pointers stay
+ * valid until the next lookup.
+ */
+static bool
+lookup_key_row(const char *id, size_t id_len, KeyRow *row)
+{
+	char		key_id[API_KEY_FOREIGN_ID_MAXLEN + 1];
+	KeyCacheEntry *entry;
+	MemoryContext oldcxt;
+	bool		found;
+
+	memcpy(key_id, id, id_len);
+	key_id[id_len] = '\0';
+
+	if (oauth_rls_api_key_cache_size > 0)
+	{
+		if (!key_cache_usable() ||
+			hash_get_num_entries(key_cache) >= oauth_rls_api_key_cache_size)
+			reset_key_cache();
+		entry = (KeyCacheEntry *) hash_search(key_cache, key_id, HASH_FIND, NULL);
+		if (entry != NULL)
+		{
+			*row = entry->row;
+			return true;
+		}
+	}
+
+	found = read_key_row(id, id_len, row);
+
+	/* Invalidations processed during the read make the cache stale: skip it. */
+	if (found && oauth_rls_api_key_cache_size > 0 && key_cache_usable())
+	{
+		entry = (KeyCacheEntry *) hash_search(key_cache, key_id, HASH_ENTER, NULL);
+		oldcxt = MemoryContextSwitchTo(key_cache_cxt);
+		entry->row = *row;
+		entry->row.client_id = row->client_id ? pstrdup(row->client_id) : NULL;
+		entry->row.scopes = DatumGetArrayTypePCopy(PointerGetDatum(row->scopes));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return found;
+}
+
+/* After a refresh attempt: last_used_at is now recent, wherever it was set. */
+static void
+key_cache_note_use(const char *key_id, TimestampTz now)
+{
+	KeyCacheEntry *entry = key_cache_find(key_id);
+
+	if (entry != NULL)
+	{
+		entry->row.has_last_used = true;
+		entry->row.last_used_at = now;
+	}
+}
+
 /*
  * Whether the table holds any imported key.  Without one, a string that is
  * not a native key cannot be valid, so it is rejected without a lookup: a
@@ -381,7 +505,7 @@ check_key(const char *key, size_t len, KeyRow *row, ApiKeyStatus *status)
 		return KEY_MALFORMED;
 	}
 
-	found = read_key_row(key + parts.id_offset, parts.id_len, row);
+	found = lookup_key_row(key + parts.id_offset, parts.id_len, row);
 
 	/* A string that is no native key only ever matches an imported key. */
 	if (found && parts.kind == API_KEY_FOREIGN && !row->imported)
@@ -737,8 +861,9 @@ oauth_rls_validate_api_key(PG_FUNCTION_ARGS)
 	if (check_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &row, &status) != KEY_VALID)
 		return (Datum) 0;
 
-	if (!last_use_is_recent(row.has_last_used, row.last_used_at, now))
-		(void) refresh_last_used(row.key_id, now);
+	if (!last_use_is_recent(row.has_last_used, row.last_used_at, now) &&
+		refresh_last_used(row.key_id, now) != REFRESH_NOT_ATTEMPTED)
+		key_cache_note_use(row.key_id, now);
 
 	values[0] = CStringGetTextDatum(row.key_id);
 	values[1] = UUIDPGetDatum(&row.owner);
@@ -894,6 +1019,7 @@ maybe_record_request_use(void)
 	{
 		request.row.has_last_used = true;
 		request.row.last_used_at = now;
+		key_cache_note_use(request.row.key_id, now);
 	}
 }
 

@@ -16,4 +16,10 @@
  */
 extern const char *api_key_request_client_id(void);
 
+/* oauth_rls.api_key_cache_size: most key rows cached per backend. */
+extern int	oauth_rls_api_key_cache_size;
+
+/* Defines the module's settings; called from _PG_init. */
+extern void api_keys_init(void);
+
 #endif							/* OAUTH_RLS_API_KEYS_H */
