@@ -94,8 +94,6 @@ BEGIN
                WHERE k = ANY (wanted) ORDER BY n);
 END
 $$;
-REVOKE ALL ON FUNCTION oauth_rls._normalize_commands(text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth_rls._normalize_commands(text[]) TO @extowner@;
 
 -- Guards and matrix entries are for tables that policies apply to.
 CREATE FUNCTION oauth_rls._check_guardable(tbl regclass, func text) RETURNS void
@@ -119,8 +117,6 @@ BEGIN
   END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION oauth_rls._check_guardable(regclass, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth_rls._check_guardable(regclass, text) TO @extowner@;
 
 CREATE FUNCTION oauth_rls.set_access(tbl regclass, tier oauth_rls.tier, commands text[])
   RETURNS text[]
@@ -455,17 +451,16 @@ COMMENT ON FUNCTION oauth_rls.act_as(uuid, text, text, uuid) IS
 -- Privileges: the matrix and the guard record are managed by the extension's
 -- owner; anon and authenticated get nothing on them (allows() reads the
 -- matrix with the extension's access).  The management functions run with
--- the caller's rights, so they are only useful to that owner.
+-- the caller's rights and need rights on these tables, so only that owner
+-- may run them.  The internal helpers (oauth_rls._*) change nothing the
+-- caller could not change directly, and stay executable by everyone so that
+-- a role granted guard() gets guard()'s own errors.
 REVOKE ALL ON oauth_rls.access_matrix, oauth_rls.guarded_tables FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.access_matrix TO @extowner@;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.guarded_tables TO @extowner@;
 REVOKE ALL ON FUNCTION
   oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
   oauth_rls.clear_access(regclass, oauth_rls.tier),
-  oauth_rls._guard_expression(regclass, text),
-  oauth_rls._guard_expression_deparsed(regclass, text),
-  oauth_rls._guard_policy(regclass, text),
-  oauth_rls._check_owner(regclass, text),
   oauth_rls.guard(regclass, boolean),
   oauth_rls.unguard(regclass),
   oauth_rls.guard_schema(name, boolean),
@@ -474,10 +469,6 @@ REVOKE ALL ON FUNCTION
 GRANT EXECUTE ON FUNCTION
   oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
   oauth_rls.clear_access(regclass, oauth_rls.tier),
-  oauth_rls._guard_expression(regclass, text),
-  oauth_rls._guard_expression_deparsed(regclass, text),
-  oauth_rls._guard_policy(regclass, text),
-  oauth_rls._check_owner(regclass, text),
   oauth_rls.guard(regclass, boolean),
   oauth_rls.unguard(regclass),
   oauth_rls.guard_schema(name, boolean),
