@@ -1,5 +1,7 @@
 -- Access matrix, allows(), guard policies, revocation, act_as().
 -- The Supabase stand-in (roles, auth schema) is present in this database.
+-- Error context (line numbers inside the functions) is left out of the output.
+\set SHOW_CONTEXT never
 
 CREATE TABLE public.user_data (id int PRIMARY KEY, user_id uuid NOT NULL, note text);
 ALTER TABLE public.user_data ENABLE ROW LEVEL SECURITY;
@@ -122,9 +124,16 @@ SELECT oauth_rls.guard('public.user_data');
 SELECT count(*) AS unchanged FROM pg_policy p JOIN policy_oids o USING (oid, polname);
 SELECT count(*) AS guarded_rows FROM oauth_rls.guarded_tables;
 -- A dropped or edited guard policy is restored by the next guard().
+SELECT cmd, oauth_rls.guard_policy_intact('public.user_data', cmd)
+  FROM unnest(ARRAY['select', 'insert', 'update', 'delete', 'truncate']) cmd;
 DROP POLICY oauth_rls_guard_delete ON public.user_data;
 ALTER POLICY oauth_rls_guard_select ON public.user_data USING (true);
+ALTER POLICY oauth_rls_guard_insert ON public.user_data TO authenticated;
+SELECT cmd, oauth_rls.guard_policy_intact('public.user_data', cmd)
+  FROM unnest(ARRAY['select', 'insert', 'update', 'delete']) cmd;
 SELECT oauth_rls.guard('public.user_data');
+SELECT cmd, oauth_rls.guard_policy_intact('public.user_data', cmd)
+  FROM unnest(ARRAY['select', 'insert', 'update', 'delete']) cmd;
 SELECT policyname, permissive, roles, cmd, qual, with_check
   FROM pg_policies WHERE tablename = 'user_data' AND policyname LIKE 'oauth_rls_guard_%' ORDER BY policyname;
 -- The policies run allows() once per statement (an InitPlan), not per row.
