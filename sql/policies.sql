@@ -167,7 +167,8 @@ SELECT oauth_rls.guard(NULL);
 SELECT oauth_rls.unguard('public.a_view');
 CREATE ROLE policies_stranger;
 GRANT USAGE ON SCHEMA oauth_rls TO policies_stranger;
-GRANT EXECUTE ON FUNCTION oauth_rls.guard(regclass, boolean), oauth_rls.unguard(regclass)
+GRANT EXECUTE ON FUNCTION oauth_rls.guard(regclass, boolean), oauth_rls.unguard(regclass),
+  oauth_rls._check_guardable(regclass, text), oauth_rls._check_owner(regclass, text)
   TO policies_stranger;
 SET ROLE policies_stranger;
 SELECT oauth_rls.guard('public.user_data');
@@ -327,6 +328,13 @@ SELECT * FROM oauth_rls.guarded_tables;
 SELECT oauth_rls.set_access('public.user_data', 'third_party', '{all}');
 SELECT oauth_rls.guard('public.user_data');
 SELECT oauth_rls.act_as('aaaaaaaa-0000-4000-8000-00000000000a');
+SELECT p.oid::regprocedure AS executable_by_authenticated FROM pg_proc p
+  WHERE p.pronamespace = 'oauth_rls'::regnamespace AND has_function_privilege(p.oid, 'EXECUTE')
+    AND p.proname IN ('allows', 'session_active', 'set_access', 'clear_access', 'guard', 'unguard',
+                      'guard_schema', 'guard_policy_intact', 'act_as')
+     OR p.proname LIKE '\_%' AND p.pronamespace = 'oauth_rls'::regnamespace
+    AND has_function_privilege(p.oid, 'EXECUTE')
+  ORDER BY 1;
 RESET ROLE;
 
 -- Clean up.

@@ -463,16 +463,24 @@ COMMENT ON FUNCTION oauth_rls.act_as(uuid, text, text, uuid) IS
   'For tests: SET LOCAL ROLE authenticated and complete, realistic claims for a user (and an OAuth client), until the transaction ends';
 
 -- Privileges: the matrix and the guard record are managed by the extension's
--- owner; anon and authenticated get nothing on them (allows() reads the
--- matrix with the extension's access).  The management functions run with
--- the caller's rights and need rights on these tables, so only that owner
--- may run them.  The internal helpers (oauth_rls._*) change nothing the
--- caller could not change directly, and stay executable by everyone so that
--- a role granted guard() gets guard()'s own errors.
+-- owner; anon and authenticated get nothing on them, and only allows() and
+-- session_active() (which policies run as the querying role) among these
+-- functions.  The management functions and their helpers run with the
+-- caller's rights and need rights on the tables above: they are the owner's.
+-- To let another role guard the tables it owns, grant it EXECUTE on
+-- guard/unguard/guard_schema and the oauth_rls._* helpers, and SELECT,
+-- INSERT, UPDATE, DELETE on oauth_rls.guarded_tables.
 REVOKE ALL ON oauth_rls.access_matrix, oauth_rls.guarded_tables FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.access_matrix TO @extowner@;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.guarded_tables TO @extowner@;
 REVOKE ALL ON FUNCTION
+  oauth_rls._normalize_commands(text[]),
+  oauth_rls._check_guardable(regclass, text),
+  oauth_rls._check_owner(regclass, text),
+  oauth_rls._guard_expression(regclass, text),
+  oauth_rls._guard_expression_deparsed(regclass, text),
+  oauth_rls._guard_policy(regclass, text),
+  oauth_rls.guard_policy_intact(regclass, text),
   oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
   oauth_rls.clear_access(regclass, oauth_rls.tier),
   oauth_rls.guard(regclass, boolean),
@@ -481,6 +489,13 @@ REVOKE ALL ON FUNCTION
   oauth_rls.act_as(uuid, text, text, uuid)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
+  oauth_rls._normalize_commands(text[]),
+  oauth_rls._check_guardable(regclass, text),
+  oauth_rls._check_owner(regclass, text),
+  oauth_rls._guard_expression(regclass, text),
+  oauth_rls._guard_expression_deparsed(regclass, text),
+  oauth_rls._guard_policy(regclass, text),
+  oauth_rls.guard_policy_intact(regclass, text),
   oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
   oauth_rls.clear_access(regclass, oauth_rls.tier),
   oauth_rls.guard(regclass, boolean),
