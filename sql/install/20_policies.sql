@@ -140,6 +140,10 @@ BEGIN
     VALUES (set_access.tbl, set_access.tier, normalized)
     ON CONFLICT ON CONSTRAINT access_matrix_pkey
     DO UPDATE SET commands = EXCLUDED.commands, updated_at = now();
+  IF NOT EXISTS (SELECT 1 FROM oauth_rls.guarded_tables g WHERE g.tbl = set_access.tbl) THEN
+    RAISE NOTICE 'set_access: table % is not guarded', tbl
+      USING HINT = format('The entry is enforced once you run oauth_rls.guard(%L).', tbl::text);
+  END IF;
   RETURN normalized;
 END
 $$;
