@@ -265,6 +265,15 @@ SET oauth_rls.enforce_revocation = off;
 SELECT oauth_rls.session_active() AS after_revocation,
        oauth_rls.allows('public.user_data', 'select') AS allowed;
 RESET oauth_rls.enforce_revocation;
+-- Without auth.sessions (plain PostgreSQL) there is nothing to revoke from:
+-- guards apply the matrix alone, session_active() cannot vouch for OAuth.
+BEGIN;
+ALTER TABLE auth.sessions RENAME TO sessions_elsewhere;
+SELECT oauth_rls.session_active() AS no_sessions_table,
+       oauth_rls.allows('public.user_data', 'select') AS allowed;
+ROLLBACK;
+SELECT oauth_rls.session_active() AS sessions_table_back,
+       oauth_rls.allows('public.user_data', 'select') AS allowed;
 -- Within one function, a command after the delete sees it too.
 INSERT INTO auth.sessions (id, user_id, oauth_client_id) VALUES
   ('dddddddd-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-00000000000a', 'c3000000-0000-4000-8000-000000000003');
