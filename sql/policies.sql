@@ -140,6 +140,7 @@ SELECT policyname, permissive, roles, cmd, qual, with_check
 SET ROLE authenticated;
 EXPLAIN (COSTS OFF) SELECT * FROM public.user_data;
 EXPLAIN (COSTS OFF) UPDATE public.user_data SET note = 'x';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM public.user_data;
 RESET ROLE;
 -- RLS off: refused with a hint, unless asked for.
 SELECT oauth_rls.guard('public.no_rls');
@@ -270,6 +271,18 @@ SELECT pg_temp.as_request(NULL, 'dddddddd-0000-4000-8000-00000000dead');
 SELECT oauth_rls.session_active() AS direct_without_live_session;
 SELECT pg_temp.as_request('c3000000-0000-4000-8000-000000000003');
 SELECT oauth_rls.session_active() AS live, oauth_rls.allows('public.user_data', 'select') AS allowed;
+-- One lookup per statement, however many rows ask: index scans of
+-- auth.sessions' primary key counted inside one transaction (statistics are
+-- not flushed within a transaction block).
+BEGIN;
+SELECT pg_stat_get_xact_numscans('auth.sessions_pkey'::regclass) AS lookups_before \gset
+SELECT count(*) FILTER (WHERE oauth_rls.session_active()) AS active_rows FROM generate_series(1, 1000);
+SELECT pg_stat_get_xact_numscans('auth.sessions_pkey'::regclass) - :lookups_before AS session_lookups;
+SELECT count(*) FILTER (WHERE oauth_rls.allows('public.user_data', 'select')) AS allowed_rows,
+       count(*) FILTER (WHERE oauth_rls.session_active()) AS active_rows
+  FROM generate_series(1, 1000);
+SELECT pg_stat_get_xact_numscans('auth.sessions_pkey'::regclass) - :lookups_before AS session_lookups;
+COMMIT;
 -- Tokens that cannot be vouched for.
 SELECT pg_temp.as_request('c3000000-0000-4000-8000-000000000003', NULL);
 SELECT oauth_rls.session_active() AS no_session_id, oauth_rls.allows('public.user_data', 'select') AS allowed;
