@@ -136,6 +136,7 @@ SELECT cmd, oauth_rls.guard_policy_intact('public.user_data', cmd)
   FROM unnest(ARRAY['select', 'insert', 'update', 'delete']) cmd;
 SELECT policyname, permissive, roles, cmd, qual, with_check
   FROM pg_policies WHERE tablename = 'user_data' AND policyname LIKE 'oauth_rls_guard_%' ORDER BY policyname;
+SELECT tbl, tier, commands, source FROM oauth_rls.effective_access ORDER BY tbl::text, tier;
 -- The policies run allows() once per statement (an InitPlan), not per row.
 SET ROLE authenticated;
 EXPLAIN (COSTS OFF) SELECT * FROM public.user_data;
@@ -375,6 +376,7 @@ SET ROLE authenticated;
 SELECT oauth_rls.allows('public.user_data', 'select'), oauth_rls.session_active();
 SELECT * FROM oauth_rls.access_matrix;
 SELECT * FROM oauth_rls.guarded_tables;
+SELECT * FROM oauth_rls.effective_access;
 SELECT oauth_rls.set_access('public.user_data', 'third_party', '{all}');
 SELECT oauth_rls.guard('public.user_data');
 SELECT oauth_rls.act_as('aaaaaaaa-0000-4000-8000-00000000000a');

@@ -395,6 +395,24 @@ $$;
 COMMENT ON FUNCTION oauth_rls.guard_schema(name, boolean) IS
   'Guards every ordinary and partitioned table of a schema (tables of extensions excepted); returns the tables guarded';
 
+-- What each tier may do on each guarded table, defaults filled in.
+CREATE VIEW oauth_rls.effective_access AS
+  SELECT g.tbl, t.tier,
+         CASE WHEN t.tier = 'blocked' THEN '{}'::text[]
+              ELSE coalesce(m.commands,
+                            CASE WHEN t.tier IN ('direct', 'first_party')
+                                 THEN '{select,insert,update,delete}'::text[]
+                                 ELSE '{}'::text[] END)
+         END AS commands,
+         CASE WHEN m.tbl IS NULL THEN 'default' ELSE 'matrix' END AS source
+    FROM oauth_rls.guarded_tables g
+   CROSS JOIN pg_catalog.unnest(pg_catalog.enum_range(NULL::oauth_rls.tier)) AS t(tier)
+    LEFT JOIN oauth_rls.access_matrix m ON m.tbl OPERATOR(pg_catalog.=) g.tbl AND m.tier OPERATOR(pg_catalog.=) t.tier;
+COMMENT ON VIEW oauth_rls.effective_access IS
+  'For every guarded table and tier, the commands the guards allow (before revocation) and whether a matrix entry or the default decides';
+REVOKE ALL ON oauth_rls.effective_access FROM PUBLIC;
+GRANT SELECT ON oauth_rls.effective_access TO @extowner@;
+
 -- act_as(): impersonation for users' own pgTAP suites, as PostgREST would do
 -- it: role authenticated and complete claims, all transaction-local.  A
 -- function's SET clause restores only the settings it names at exit, so the
