@@ -142,6 +142,31 @@ CREATE POLICY oauth_rls_guard_select ON aud.aware_0 AS RESTRICTIVE FOR SELECT
 SELECT * FROM pg_temp.findings('aware_0');
 
 ---------------------------------------------------------------------------
+-- MATRIX_DEPENDENCY: a policy reads another guarded table under that table's
+-- guard, so a matrix entry for its own table can have no effect.
+CREATE TABLE aud.teams (id int, owner uuid);
+CREATE TABLE aud.projects (id int, team_id int);
+ALTER TABLE aud.teams ENABLE ROW LEVEL SECURITY;
+ALTER TABLE aud.projects ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON aud.teams, aud.projects TO authenticated;
+CREATE POLICY team_owner ON aud.teams FOR SELECT TO authenticated USING ((select auth.uid()) = owner);
+CREATE POLICY team_projects ON aud.projects FOR SELECT TO authenticated
+  USING (team_id IN (SELECT t.id FROM aud.teams t WHERE t.owner = (select auth.uid())));
+SELECT oauth_rls.guard('aud.teams'), oauth_rls.guard('aud.projects');
+SELECT * FROM pg_temp.findings() WHERE tbl IN ('teams', 'projects');
+SELECT oauth_rls.set_access('aud.projects', 'third_party', '{select}');
+SELECT * FROM pg_temp.findings() WHERE tbl IN ('teams', 'projects');
+SELECT message FROM oauth_rls.audit('{aud}') WHERE code = 'MATRIX_DEPENDENCY';
+SELECT oauth_rls.set_access('aud.teams', 'third_party', '{select}');
+SELECT * FROM pg_temp.findings() WHERE tbl IN ('teams', 'projects');
+-- First-party clients may do everything by default: restricting them on
+-- teams alone shows the same dependency.
+SELECT oauth_rls.set_access('aud.teams', 'first_party', '{}');
+SELECT * FROM pg_temp.findings() WHERE tbl IN ('teams', 'projects');
+SELECT oauth_rls.clear_access('aud.teams', 'first_party');
+SELECT * FROM pg_temp.findings() WHERE tbl IN ('teams', 'projects');
+
+---------------------------------------------------------------------------
 -- USER_METADATA
 CREATE TABLE aud.meta (id int, user_id uuid);
 ALTER TABLE aud.meta ENABLE ROW LEVEL SECURITY;

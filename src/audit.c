@@ -380,6 +380,7 @@ typedef struct FactsWalk
 	bool		client_aware;
 	bool		user_metadata;
 	int			jwt_client_tests;
+	List	   *tables;			/* OIDs of the tables subqueries read */
 } FactsWalk;
 
 static void
@@ -417,7 +418,22 @@ facts_walker(Node *node, FactsWalk *w)
 	if (node == NULL)
 		return false;
 	if (IsA(node, Query))
+	{
+		ListCell   *lc;
+
+		/*
+		 * A table a policy reads is read under that table's own policies:
+		 * guarding it can close the policy's table too (see audit()).
+		 */
+		foreach(lc, ((Query *) node)->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind == RTE_RELATION)
+				w->tables = list_append_unique_oid(w->tables, rte->relid);
+		}
 		return query_tree_walker((Query *) node, facts_walker, (void *) w, 0);
+	}
 	if (is_once_per_statement(node))
 	{
 		w->wrapped++;
@@ -611,7 +627,8 @@ tree_arg(FunctionCallInfo fcinfo, int argno)
 /*
  * oauth_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree)
  *   -> (per_row_calls text[], client_aware, user_metadata, using_true,
- *       check_true, jwt_client_tests, guard_table oid, guard_command text)
+ *       check_true, jwt_client_tests, guard_table oid, guard_command text,
+ *       reads_tables oid[])
  */
 PG_FUNCTION_INFO_V1(oauth_rls_policy_facts);
 Datum
@@ -620,10 +637,11 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 	const AuditFuncs *funcs = audit_funcs(fcinfo);
 	Node	   *qual = tree_arg(fcinfo, 0);
 	Node	   *check = tree_arg(fcinfo, 1);
-	FactsWalk	w = {funcs, 0, NIL, false, false, 0};
+	FactsWalk	w = {funcs, 0, NIL, false, false, 0, NIL};
 	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8] = {false};
+	Datum		values[9];
+	bool		nulls[9] = {false};
+	Datum	   *tables;
 	Oid			guard_table = InvalidOid;
 	char	   *guard_command = NULL;
 	Datum	   *labels;
@@ -657,6 +675,11 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 	}
 	else
 		nulls[6] = nulls[7] = true;
+	tables = palloc(sizeof(Datum) * (list_length(w.tables) + 1));
+	i = 0;
+	foreach(lc, w.tables)
+		tables[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[8] = PointerGetDatum(construct_array(tables, i, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

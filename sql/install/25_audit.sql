@@ -8,7 +8,7 @@ CREATE FUNCTION oauth_rls._policy_facts(
     qual pg_node_tree, with_check pg_node_tree,
     OUT per_row_calls text[], OUT client_aware boolean, OUT user_metadata boolean,
     OUT using_true boolean, OUT check_true boolean, OUT jwt_client_tests integer,
-    OUT guard_table oid, OUT guard_command text)
+    OUT guard_table oid, OUT guard_command text, OUT reads_tables oid[])
   AS 'MODULE_PATHNAME', 'oauth_rls_policy_facts' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree) IS
   'Internal to oauth_rls.audit(): what a policy''s expression trees call and read';
@@ -133,6 +133,30 @@ guard_expect AS (
                         ('update', 'w', true, true), ('delete', 'd', true, false))
                 AS v(cmd, letter, with_qual, with_check)
 ),
+tier_commands AS (
+  -- What each OAuth tier may do on each guarded table: its matrix entry,
+  -- else the defaults (first_party everything, third_party nothing).
+  SELECT t.oid, x.tier,
+         coalesce(m.commands, CASE x.tier WHEN 'first_party' THEN '{select,insert,update,delete}'::text[]
+                                          ELSE '{}'::text[] END) AS commands
+    FROM tbl t
+   CROSS JOIN (VALUES ('first_party'::oauth_rls.tier), ('third_party'::oauth_rls.tier)) AS x(tier)
+    LEFT JOIN oauth_rls.access_matrix m ON m.tbl = t.oid AND m.tier = x.tier
+   WHERE t.guarded
+),
+dependency AS (
+  -- A policy that reads another guarded table sees it through that table's
+  -- guards: where a tier may use the policy's table but not read the other,
+  -- the policy finds no rows there and the matrix entry has no effect.
+  SELECT p.nspname, p.relname, p.polname, p.qname, p.role_names, c.cmd, a.tier,
+         u.oid::regclass AS other
+    FROM user_pol p
+   CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
+    JOIN tier_commands a ON a.oid = p.polrelid AND c.cmd = ANY (a.commands)
+   CROSS JOIN LATERAL unnest(p.reads_tables) AS r(relid)
+    JOIN tier_commands u ON u.oid = r.relid AND u.tier = a.tier AND u.oid <> p.polrelid
+   WHERE p.polpermissive AND NOT 'select' = ANY (u.commands)
+),
 findings AS (
   SELECT t.nspname, t.relname, NULL::name AS polname, NULL::text AS cmd, t.readers AS roles,
          'error' AS severity, 'RLS_DISABLED_EXPOSED' AS code,
@@ -245,6 +269,14 @@ findings AS (
    WHERE p.polpermissive OR p.polcmd <> e.letter::"char" OR p.polroles <> '{0}'::oid[]
       OR p.has_qual <> e.with_qual OR p.has_check <> e.with_check
       OR p.guard_table IS DISTINCT FROM p.polrelid OR p.guard_command IS DISTINCT FROM e.cmd
+  UNION ALL
+  SELECT d.nspname, d.relname, d.polname, d.cmd, d.role_names, 'warning', 'MATRIX_DEPENDENCY',
+         format('Policy %I on %s reads %s, which %s clients may not select: the matrix lets them '
+                '%s on %s, but the policy finds no rows of %s for them, so they get nothing. '
+                'Allow select on %s for %s, or read it through a SECURITY DEFINER function.',
+                d.polname, d.qname, d.other, d.tier, d.cmd, d.qname, d.other, d.other, d.tier),
+         NULL
+    FROM dependency d
   UNION ALL
   SELECT t.nspname, t.relname, NULL, NULL, NULL, 'warning', 'MATRIX_UNGUARDED',
          format('The access matrix has entries for %s (%s), but the table is not guarded, so '
