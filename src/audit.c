@@ -33,6 +33,7 @@
 #include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
 #include "audit.h"
@@ -758,24 +759,53 @@ rewrite_mutator(Node *node, RewriteCtx *ctx)
 	return expression_tree_mutator(node, rewrite_mutator, (void *) ctx);
 }
 
-/*
- * oauth_rls._rewrite_policy_expr(expr pg_node_tree, relid oid) -> text
- *   The rewritten expression as pg_get_expr() prints it, or NULL when the
- *   tree needs no change.
- */
-PG_FUNCTION_INFO_V1(oauth_rls_rewrite_policy_expr);
-Datum
-oauth_rls_rewrite_policy_expr(PG_FUNCTION_ARGS)
+/* The rewritten tree as SQL, or NULL when the rewrite changes nothing. */
+static Datum
+rewrite_tree(RewriteCtx *ctx, Node *tree, List *dpcontext, bool *isnull)
 {
-	RewriteCtx	ctx = {audit_funcs(fcinfo), 0, false};
-	Node	   *tree = tree_arg(fcinfo, 0);
-	Oid			relid = PG_GETARG_OID(1);
 	Node	   *rewritten;
 
-	rewritten = rewrite_mutator(tree, &ctx);
-	if (!ctx.changed)
-		PG_RETURN_NULL();
-	return DirectFunctionCall2(pg_get_expr,
-							   PointerGetDatum(cstring_to_text(nodeToString(rewritten))),
-							   ObjectIdGetDatum(relid));
+	ctx->changed = false;
+	rewritten = rewrite_mutator(tree, ctx);
+	*isnull = !ctx->changed;
+	if (!ctx->changed)
+		return (Datum) 0;
+	return CStringGetTextDatum(deparse_expression(rewritten, dpcontext, false, false));
+}
+
+/*
+ * oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_tree, relid oid)
+ *   -> (new_qual text, new_check text)
+ *   Each expression rewritten, as SQL for ALTER POLICY, or NULL when it needs
+ *   no change.  One deparse context serves both.
+ */
+PG_FUNCTION_INFO_V1(oauth_rls_rewrite_policy);
+Datum
+oauth_rls_rewrite_policy(PG_FUNCTION_ARGS)
+{
+	RewriteCtx	ctx = {audit_funcs(fcinfo), 0, false};
+	Node	   *qual = tree_arg(fcinfo, 0);
+	Node	   *check = tree_arg(fcinfo, 1);
+	Oid			relid = PG_GETARG_OID(2);
+	char	   *relname = get_rel_name(relid);
+	List	   *dpcontext;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {true, true};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("oauth_rls._rewrite_policy must be declared with OUT parameters")));
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	tupdesc = BlessTupleDesc(tupdesc);
+	dpcontext = deparse_context_for(relname, relid);
+	if (qual != NULL)
+		values[0] = rewrite_tree(&ctx, qual, dpcontext, &nulls[0]);
+	if (check != NULL)
+		values[1] = rewrite_tree(&ctx, check, dpcontext, &nulls[1]);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -13,10 +13,11 @@ CREATE FUNCTION oauth_rls._policy_facts(
 COMMENT ON FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree) IS
   'Internal to oauth_rls.audit(): what a policy''s expression trees call and read';
 
-CREATE FUNCTION oauth_rls._rewrite_policy_expr(expr pg_node_tree, relid oid) RETURNS text
-  AS 'MODULE_PATHNAME', 'oauth_rls_rewrite_policy_expr' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION oauth_rls._rewrite_policy_expr(pg_node_tree, oid) IS
-  'Internal to oauth_rls.plan_rewrite(): the expression with per-row request calls wrapped in (select ...) and auth.jwt() ->> ''client_id'' replaced by oauth_rls.client_id(); NULL when nothing changes';
+CREATE FUNCTION oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_tree, relid oid,
+    OUT new_qual text, OUT new_check text)
+  AS 'MODULE_PATHNAME', 'oauth_rls_rewrite_policy' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) IS
+  'Internal to oauth_rls.plan_rewrite(): each expression with per-row request calls wrapped in (select ...) and auth.jwt() ->> ''client_id'' replaced by oauth_rls.client_id(); NULL where nothing changes';
 
 -- Schemas Supabase (or Postgres) owns: skipped when audit() is asked for
 -- every schema (schemas => NULL), audited only when named.
@@ -53,20 +54,34 @@ CREATE FUNCTION oauth_rls.audit(schemas text[] DEFAULT '{public}')
   RETURNS TABLE (schema_name name, table_name name, policy_name name, command text,
                  roles text[], severity text, code text, message text, fix_ddl text)
   -- The catalogs are small to the executor, but the planner's row estimates
-  -- for them are large: JIT compilation would cost seconds for nothing.
-  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS
+  -- for them are large: JIT compilation would cost seconds for nothing.  The
+  -- findings of thousands of tables are sorted in memory, not on disk.
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB' AS
 $$
 WITH api_role AS (
   -- The roles PostgREST switches to for users and their OAuth clients.
   SELECT r.oid, r.rolname FROM pg_roles r WHERE r.rolname IN ('anon', 'authenticated')
 ),
+column_acl AS (
+  -- Tables with column-level grants (rare): only these need the slow check.
+  SELECT DISTINCT a.attrelid FROM pg_attribute a WHERE a.attacl IS NOT NULL
+),
 tbl AS MATERIALIZED (
   SELECT c.oid, n.nspname, c.relname, c.relrowsecurity,
          format('%I.%I', n.nspname, c.relname) AS qname,
+         -- Reachable: the role may use the schema and holds a table or
+         -- column privilege (a column grant is enough to read through RLS).
          ARRAY(SELECT a.rolname::text FROM api_role a
-                WHERE has_table_privilege(a.oid, c.oid, 'SELECT') ORDER BY a.rolname) AS readers,
+                WHERE has_schema_privilege(a.oid, n.oid, 'USAGE')
+                  AND (has_table_privilege(a.oid, c.oid, 'SELECT')
+                       OR (c.oid IN (SELECT attrelid FROM column_acl)
+                           AND has_any_column_privilege(a.oid, c.oid, 'SELECT')))
+                ORDER BY a.rolname) AS readers,
          ARRAY(SELECT a.rolname::text FROM api_role a
-                WHERE has_table_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
+                WHERE has_schema_privilege(a.oid, n.oid, 'USAGE')
+                  AND (has_table_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
+                       OR (c.oid IN (SELECT attrelid FROM column_acl)
+                           AND has_any_column_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE')))
                 ORDER BY a.rolname) AS reachers,
          EXISTS (SELECT 1 FROM oauth_rls.guarded_tables g WHERE g.tbl = c.oid) AS guarded
     FROM pg_class c
@@ -114,10 +129,10 @@ tstat AS MATERIALIZED (
 ),
 rewritten AS MATERIALIZED (
   -- Only the policies with something to rewrite are deparsed, once each.
-  SELECT up.oid, up.polname, up.qname,
-         oauth_rls._rewrite_policy_expr(p.polqual, p.polrelid) AS new_qual,
-         oauth_rls._rewrite_policy_expr(p.polwithcheck, p.polrelid) AS new_check
-    FROM user_pol up JOIN pg_policy p ON p.oid = up.oid
+  SELECT up.oid, up.polname, up.qname, x.new_qual, x.new_check
+    FROM user_pol up
+    JOIN pg_policy p ON p.oid = up.oid
+   CROSS JOIN LATERAL oauth_rls._rewrite_policy(p.polqual, p.polwithcheck, p.polrelid) x
    WHERE cardinality(up.per_row_calls) > 0 OR up.jwt_client_tests > 0
 ),
 rewrite AS (
@@ -444,7 +459,7 @@ REVOKE ALL ON oauth_rls.rewrite_log FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.rewrite_log TO @extowner@;
 REVOKE ALL ON FUNCTION
   oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
-  oauth_rls._rewrite_policy_expr(pg_node_tree, oid),
+  oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
   oauth_rls.audit(text[]),
@@ -455,7 +470,7 @@ REVOKE ALL ON FUNCTION
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
-  oauth_rls._rewrite_policy_expr(pg_node_tree, oid),
+  oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
   oauth_rls.audit(text[]),
