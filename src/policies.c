@@ -14,9 +14,9 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -540,10 +540,18 @@ forget_dropped_in(const char *relname)
 		bool		isnull;
 		Datum		tbl = heap_getattr(tuple, tbl_att, RelationGetDescr(rel), &isnull);
 
+		TM_FailureData tmfd;
+
 		if (isnull || SearchSysCacheExists1(RELOID, tbl))
 			continue;
-		simple_heap_delete(rel, &tuple->t_self);
-		deleted = true;
+
+		/*
+		 * Two sessions dropping tables at once may both find the row: the
+		 * one that loses the race has nothing left to forget.
+		 */
+		if (table_tuple_delete(rel, &tuple->t_self, GetCurrentCommandId(true),
+							   snapshot, InvalidSnapshot, true, &tmfd, false) == TM_Ok)
+			deleted = true;
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
@@ -566,6 +574,5 @@ oauth_rls_forget_dropped_tables(PG_FUNCTION_ARGS)
 
 	forget_dropped_in("access_matrix");
 	forget_dropped_in("guarded_tables");
-	CommandCounterIncrement();
 	PG_RETURN_VOID();
 }

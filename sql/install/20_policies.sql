@@ -94,8 +94,6 @@ BEGIN
                WHERE k = ANY (wanted) ORDER BY n);
 END
 $$;
-REVOKE ALL ON FUNCTION oauth_rls._normalize_commands(text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth_rls._normalize_commands(text[]) TO @extowner@;
 
 -- Guards and matrix entries are for tables that policies apply to.
 CREATE FUNCTION oauth_rls._check_guardable(tbl regclass, func text) RETURNS void
@@ -119,8 +117,6 @@ BEGIN
   END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION oauth_rls._check_guardable(regclass, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth_rls._check_guardable(regclass, text) TO @extowner@;
 
 CREATE FUNCTION oauth_rls.set_access(tbl regclass, tier oauth_rls.tier, commands text[])
   RETURNS text[]
@@ -187,6 +183,29 @@ $$
   SELECT format('( SELECT oauth_rls.allows(%L::regclass, %L::text) AS allows)', tbl::text, command)
 $$;
 
+-- Whether the guard policy for a command is present and exactly as guard()
+-- makes it: restrictive, for that command, TO public, calling allows() for
+-- this table and command.  NULL for an unknown command.
+CREATE FUNCTION oauth_rls.guard_policy_intact(tbl regclass, command text) RETURNS boolean
+  LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS
+$$
+  SELECT CASE WHEN command NOT IN ('select', 'insert', 'update', 'delete') THEN NULL ELSE
+    coalesce((
+      SELECT p.polcmd = CASE command WHEN 'select' THEN 'r' WHEN 'insert' THEN 'a'
+                                     WHEN 'update' THEN 'w' ELSE 'd' END
+         AND NOT p.polpermissive
+         AND p.polroles = '{0}'::oid[]
+         AND pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM
+             CASE WHEN command <> 'insert' THEN oauth_rls._guard_expression_deparsed(tbl, command) END
+         AND pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM
+             CASE WHEN command IN ('insert', 'update') THEN oauth_rls._guard_expression_deparsed(tbl, command) END
+        FROM pg_policy p
+       WHERE p.polrelid = tbl AND p.polname = 'oauth_rls_guard_' || command), false)
+  END
+$$;
+COMMENT ON FUNCTION oauth_rls.guard_policy_intact(regclass, text) IS
+  'Whether the table''s oauth_rls_guard_<command> policy exists exactly as oauth_rls.guard() creates it';
+
 -- One guard policy: kept when it is intact, else (re)created.
 CREATE FUNCTION oauth_rls._guard_policy(tbl regclass, command text) RETURNS void
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
@@ -194,31 +213,18 @@ $$
 DECLARE
   pname constant name := 'oauth_rls_guard_' || command;
   expr constant text := oauth_rls._guard_expression(tbl, command);
-  shown constant text := oauth_rls._guard_expression_deparsed(tbl, command);
-  cmdchar constant "char" := CASE command WHEN 'select' THEN 'r' WHEN 'insert' THEN 'a'
-                                          WHEN 'update' THEN 'w' ELSE 'd' END;
   nsp name;
   rel name;
-  existing record;
 BEGIN
   IF command IS NULL OR command NOT IN ('select', 'insert', 'update', 'delete') THEN
     RAISE EXCEPTION '_guard_policy: unknown command "%"', command USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF oauth_rls.guard_policy_intact(tbl, command) THEN
+    RETURN;
+  END IF;
   SELECT n.nspname, c.relname INTO nsp, rel
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
-  SELECT p.polcmd, p.polpermissive, p.polroles,
-         pg_get_expr(p.polqual, p.polrelid) AS qual,
-         pg_get_expr(p.polwithcheck, p.polrelid) AS withcheck
-    INTO existing
-    FROM pg_policy p WHERE p.polrelid = tbl AND p.polname = pname;
-  IF FOUND THEN
-    IF existing.polcmd = cmdchar AND NOT existing.polpermissive
-       AND existing.polroles = '{0}'::oid[]
-       AND existing.qual IS NOT DISTINCT FROM (CASE WHEN command = 'insert' THEN NULL ELSE shown END)
-       AND existing.withcheck IS NOT DISTINCT FROM
-           (CASE WHEN command IN ('insert', 'update') THEN shown END) THEN
-      RETURN;
-    END IF;
+  IF EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = tbl AND p.polname = pname) THEN
     EXECUTE format('DROP POLICY %I ON %I.%I', pname, nsp, rel);
   END IF;
   EXECUTE format('CREATE POLICY %I ON %I.%I AS RESTRICTIVE FOR %s TO public %s',
@@ -257,8 +263,11 @@ DECLARE
 BEGIN
   PERFORM oauth_rls._check_guardable(tbl, 'guard');
   PERFORM oauth_rls._check_owner(tbl, 'guard');
-  SELECT n.nspname, c.relname, c.relrowsecurity INTO nsp, rel, rls_on
+  SELECT n.nspname, c.relname INTO nsp, rel
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+  -- Concurrent guard()/unguard() calls on one table wait for each other here.
+  EXECUTE format('LOCK TABLE %I.%I IN SHARE ROW EXCLUSIVE MODE', nsp, rel);
+  SELECT c.relrowsecurity INTO rls_on FROM pg_class c WHERE c.oid = tbl;
   IF NOT rls_on THEN
     IF NOT coalesce(enable_rls, false) THEN
       RAISE EXCEPTION 'guard: row level security is disabled on table %', tbl
@@ -298,6 +307,7 @@ BEGIN
   PERFORM oauth_rls._check_owner(tbl, 'unguard');
   SELECT n.nspname, c.relname INTO nsp, rel
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+  EXECUTE format('LOCK TABLE %I.%I IN SHARE ROW EXCLUSIVE MODE', nsp, rel);
   FOREACH command IN ARRAY ARRAY['select', 'insert', 'update', 'delete'] LOOP
     IF EXISTS (SELECT 1 FROM pg_policy p
                  WHERE p.polrelid = tbl AND p.polname = 'oauth_rls_guard_' || command) THEN
@@ -453,31 +463,41 @@ COMMENT ON FUNCTION oauth_rls.act_as(uuid, text, text, uuid) IS
   'For tests: SET LOCAL ROLE authenticated and complete, realistic claims for a user (and an OAuth client), until the transaction ends';
 
 -- Privileges: the matrix and the guard record are managed by the extension's
--- owner; anon and authenticated get nothing on them (allows() reads the
--- matrix with the extension's access).  The management functions run with
--- the caller's rights, so they are only useful to that owner.
+-- owner; anon and authenticated get nothing on them, and only allows() and
+-- session_active() (which policies run as the querying role) among these
+-- functions.  The management functions and their helpers run with the
+-- caller's rights and need rights on the tables above: they are the owner's.
+-- To let another role guard the tables it owns, grant it EXECUTE on
+-- guard/unguard/guard_schema and the oauth_rls._* helpers, and SELECT,
+-- INSERT, UPDATE, DELETE on oauth_rls.guarded_tables.
 REVOKE ALL ON oauth_rls.access_matrix, oauth_rls.guarded_tables FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.access_matrix TO @extowner@;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.guarded_tables TO @extowner@;
 REVOKE ALL ON FUNCTION
-  oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
-  oauth_rls.clear_access(regclass, oauth_rls.tier),
+  oauth_rls._normalize_commands(text[]),
+  oauth_rls._check_guardable(regclass, text),
+  oauth_rls._check_owner(regclass, text),
   oauth_rls._guard_expression(regclass, text),
   oauth_rls._guard_expression_deparsed(regclass, text),
   oauth_rls._guard_policy(regclass, text),
-  oauth_rls._check_owner(regclass, text),
+  oauth_rls.guard_policy_intact(regclass, text),
+  oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
+  oauth_rls.clear_access(regclass, oauth_rls.tier),
   oauth_rls.guard(regclass, boolean),
   oauth_rls.unguard(regclass),
   oauth_rls.guard_schema(name, boolean),
   oauth_rls.act_as(uuid, text, text, uuid)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-  oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
-  oauth_rls.clear_access(regclass, oauth_rls.tier),
+  oauth_rls._normalize_commands(text[]),
+  oauth_rls._check_guardable(regclass, text),
+  oauth_rls._check_owner(regclass, text),
   oauth_rls._guard_expression(regclass, text),
   oauth_rls._guard_expression_deparsed(regclass, text),
   oauth_rls._guard_policy(regclass, text),
-  oauth_rls._check_owner(regclass, text),
+  oauth_rls.guard_policy_intact(regclass, text),
+  oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
+  oauth_rls.clear_access(regclass, oauth_rls.tier),
   oauth_rls.guard(regclass, boolean),
   oauth_rls.unguard(regclass),
   oauth_rls.guard_schema(name, boolean),
