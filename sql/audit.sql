@@ -262,3 +262,8 @@ SET ROLE authenticated;
 SELECT * FROM oauth_rls.audit();
 SELECT * FROM oauth_rls.plan_rewrite();
 RESET ROLE;
+
+-- Leave the database as found for the tests that follow.
+DROP SCHEMA aud CASCADE;
+DELETE FROM oauth_rls.rewrite_log;
+SELECT count(*) AS matrix_rows_left FROM oauth_rls.access_matrix;
