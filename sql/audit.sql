@@ -135,6 +135,11 @@ SELECT message, fix_ddl FROM oauth_rls.audit('{aud}') WHERE table_name = 'aware_
 SELECT DISTINCT fix_ddl FROM oauth_rls.audit('{aud}') WHERE code = 'GUARD_EDITED' \gexec
 SELECT DISTINCT fix_ddl FROM oauth_rls.audit('{aud}') WHERE code = 'GUARD_MISSING' \gexec
 SELECT * FROM pg_temp.findings('aware_0');
+-- An UPDATE guard has two trees: an edit of either one is drift.
+ALTER POLICY oauth_rls_guard_update ON aud.aware_0 WITH CHECK (true);
+SELECT * FROM pg_temp.findings('aware_0');
+SELECT DISTINCT fix_ddl FROM oauth_rls.audit('{aud}') WHERE code = 'GUARD_EDITED' \gexec
+SELECT * FROM pg_temp.findings('aware_0');
 -- The same guard, spelled by hand, is recognised from its tree.
 DROP POLICY oauth_rls_guard_select ON aud.aware_0;
 CREATE POLICY oauth_rls_guard_select ON aud.aware_0 AS RESTRICTIVE FOR SELECT

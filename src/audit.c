@@ -617,6 +617,31 @@ guard_shape(const AuditFuncs *funcs, Node *qual, Oid *table, char **command)
 	return true;
 }
 
+/*
+ * The guard both trees are for: every tree present must have the guard shape,
+ * and for the same table and command (an UPDATE guard has both).
+ */
+static bool
+guard_of(const AuditFuncs *funcs, Node *qual, Node *check, Oid *table, char **command)
+{
+	Oid			check_table;
+	char	   *check_command;
+
+	if (qual == NULL && check == NULL)
+		return false;
+	if (qual != NULL && !guard_shape(funcs, qual, table, command))
+		return false;
+	if (check == NULL)
+		return true;
+	if (!guard_shape(funcs, check, &check_table, &check_command))
+		return false;
+	if (qual != NULL && (check_table != *table || strcmp(check_command, *command) != 0))
+		return false;
+	*table = check_table;
+	*command = check_command;
+	return true;
+}
+
 static Node *
 tree_arg(FunctionCallInfo fcinfo, int argno)
 {
@@ -669,7 +694,7 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 	values[4] = BoolGetDatum(constant_truth(check) == 1);
 	nulls[4] = check == NULL;
 	values[5] = Int32GetDatum(w.jwt_client_tests);
-	if (guard_shape(funcs, qual != NULL ? qual : check, &guard_table, &guard_command))
+	if (guard_of(funcs, qual, check, &guard_table, &guard_command))
 	{
 		values[6] = ObjectIdGetDatum(guard_table);
 		values[7] = CStringGetTextDatum(guard_command);
