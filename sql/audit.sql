@@ -183,6 +183,12 @@ CREATE POLICY m_func ON aud.meta AS RESTRICTIVE
   USING (jsonb_extract_path_text((select auth.jwt()), 'user_metadata', 'role') = 'admin');
 CREATE POLICY m_claim ON aud.meta AS RESTRICTIVE
   USING ((select oauth_rls.claim('user_metadata'))::jsonb ->> 'role' = 'admin');
+CREATE POLICY m_users ON aud.meta AS RESTRICTIVE
+  USING (EXISTS (SELECT 1 FROM auth.users u
+                  WHERE u.id = (select auth.uid()) AND u.raw_user_meta_data ->> 'role' = 'admin'));
+CREATE POLICY m_users_app ON aud.meta AS RESTRICTIVE
+  USING (EXISTS (SELECT 1 FROM auth.users u
+                  WHERE u.id = (select auth.uid()) AND u.raw_app_meta_data ->> 'role' = 'admin'));
 CREATE POLICY m_app ON aud.meta AS RESTRICTIVE
   USING (((select auth.jwt()) -> 'app_metadata' ->> 'role') = 'admin');
 SELECT * FROM pg_temp.findings('meta') ORDER BY policy;
@@ -191,6 +197,7 @@ ALTER POLICY m_arrow ON aud.meta USING (((select auth.jwt()) -> 'app_metadata' -
 DROP POLICY m_path ON aud.meta;
 DROP POLICY m_func ON aud.meta;
 DROP POLICY m_claim ON aud.meta;
+DROP POLICY m_users ON aud.meta;
 SELECT * FROM pg_temp.findings('meta');
 
 ---------------------------------------------------------------------------

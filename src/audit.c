@@ -27,6 +27,7 @@
 #include "funcapi.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
 #include "optimizer/optimizer.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -112,6 +113,8 @@ audit_funcs(FunctionCallInfo fcinfo)
 	for (size_t i = 0; i < lengthof(known_functions); i++)
 		resolve_function(funcs, known_functions[i].schema, known_functions[i].name,
 						 known_functions[i].flags);
+	if (OidIsValid(get_namespace_oid("auth", true)))
+		funcs->auth_users_oid = get_relname_relid("users", get_namespace_oid("auth", true));
 	MemoryContextSwitchTo(oldcxt);
 	fcinfo->flinfo->fn_extra = funcs;
 	return funcs;
@@ -382,7 +385,33 @@ typedef struct FactsWalk
 	bool		user_metadata;
 	int			jwt_client_tests;
 	List	   *tables;			/* OIDs of the tables subqueries read */
+	List	   *queries;		/* enclosing subqueries, innermost first */
 } FactsWalk;
+
+/*
+ * Whether a column reference reads auth.users.raw_user_meta_data, the
+ * user_metadata every user can edit.  varlevelsup counts subqueries outwards
+ * from the Var; beyond the outermost one is the policy's own table.
+ */
+static bool
+reads_raw_user_metadata(FactsWalk *w, Var *var)
+{
+	Query	   *q;
+	RangeTblEntry *rte;
+	char	   *attname;
+
+	if (!OidIsValid(w->funcs->auth_users_oid) || var->varattno <= 0 ||
+		var->varlevelsup >= (Index) list_length(w->queries))
+		return false;
+	q = list_nth_node(Query, w->queries, var->varlevelsup);
+	if ((int) var->varno < 1 || (int) var->varno > list_length(q->rtable))
+		return false;
+	rte = rt_fetch(var->varno, q->rtable);
+	if (rte->rtekind != RTE_RELATION || rte->relid != w->funcs->auth_users_oid)
+		return false;
+	attname = get_attname(rte->relid, var->varattno, true);
+	return attname != NULL && strcmp(attname, "raw_user_meta_data") == 0;
+}
 
 static void
 note_call(FactsWalk *w, FuncExpr *call)
@@ -433,8 +462,13 @@ facts_walker(Node *node, FactsWalk *w)
 			if (rte->rtekind == RTE_RELATION)
 				w->tables = list_append_unique_oid(w->tables, rte->relid);
 		}
-		return query_tree_walker((Query *) node, facts_walker, (void *) w, 0);
+		w->queries = lcons(node, w->queries);
+		result = query_tree_walker((Query *) node, facts_walker, (void *) w, 0);
+		w->queries = list_delete_first(w->queries);
+		return result;
 	}
+	if (IsA(node, Var) && reads_raw_user_metadata(w, (Var *) node))
+		w->user_metadata = true;
 	if (is_once_per_statement(node))
 	{
 		w->wrapped++;
@@ -663,7 +697,7 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 	const AuditFuncs *funcs = audit_funcs(fcinfo);
 	Node	   *qual = tree_arg(fcinfo, 0);
 	Node	   *check = tree_arg(fcinfo, 1);
-	FactsWalk	w = {funcs, 0, NIL, false, false, 0, NIL};
+	FactsWalk	w = {funcs, 0, NIL, false, false, 0, NIL, NIL};
 	TupleDesc	tupdesc;
 	Datum		values[9];
 	bool		nulls[9] = {false};

@@ -32,6 +32,7 @@ typedef struct AuditFuncs
 	int			count;
 	AuditFunc  *funcs;
 	Oid			client_id_oid;	/* InvalidOid before the extension exists */
+	Oid			auth_users_oid; /* auth.users, whose raw_user_meta_data users edit */
 } AuditFuncs;
 
 #endif							/* OAUTH_RLS_AUDIT_H */
