@@ -193,6 +193,34 @@ SELECT c.relname, c.relrowsecurity, count(p.oid) AS guard_policies
   WHERE c.relnamespace = 'app'::regnamespace AND c.relkind IN ('r', 'p', 'v')
   GROUP BY 1, 2 ORDER BY 1;
 SELECT tbl, enabled_rls FROM oauth_rls.guarded_tables ORDER BY tbl::text;
+-- A role that may guard (the grants docs/guards.md lists) but does not own
+-- every table of the schema: refused before anything changes.
+CREATE ROLE policies_admin;
+CREATE ROLE policies_other_owner;
+CREATE SCHEMA app2 AUTHORIZATION policies_admin;
+CREATE TABLE app2.mine (id int);
+ALTER TABLE app2.mine OWNER TO policies_admin;
+ALTER TABLE app2.mine ENABLE ROW LEVEL SECURITY;
+CREATE TABLE app2.theirs (id int);
+ALTER TABLE app2.theirs OWNER TO policies_other_owner;
+GRANT EXECUTE ON FUNCTION oauth_rls.guard(regclass, boolean), oauth_rls.unguard(regclass),
+  oauth_rls.guard_schema(name, boolean), oauth_rls.guard_policy_intact(regclass, text),
+  oauth_rls._check_guardable(regclass, text), oauth_rls._check_owner(regclass, text),
+  oauth_rls._guard_policy(regclass, text), oauth_rls._guard_expression(regclass, text),
+  oauth_rls._guard_expression_deparsed(regclass, text) TO policies_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.guarded_tables TO policies_admin;
+SET ROLE policies_admin;
+SELECT oauth_rls.guard_schema('app2');
+SELECT count(*) AS no_policy_added FROM pg_policy WHERE polrelid = 'app2.mine'::regclass;
+SELECT oauth_rls.guard('app2.mine');
+SELECT oauth_rls.guard_policy_intact('app2.mine', 'select');
+RESET ROLE;
+SELECT count(*) AS guarded FROM oauth_rls.guarded_tables WHERE tbl = 'app2.mine'::regclass;
+DROP SCHEMA app2 CASCADE;
+SELECT count(*) AS orphans FROM oauth_rls.guarded_tables g
+  WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = g.tbl);
+DROP OWNED BY policies_admin;
+DROP ROLE policies_admin, policies_other_owner;
 SELECT oauth_rls.guard_schema('no_such_schema');
 SELECT oauth_rls.guard_schema('oauth_rls') AS extension_tables_skipped;
 
@@ -265,6 +293,15 @@ SET oauth_rls.enforce_revocation = off;
 SELECT oauth_rls.session_active() AS after_revocation,
        oauth_rls.allows('public.user_data', 'select') AS allowed;
 RESET oauth_rls.enforce_revocation;
+-- Without auth.sessions (plain PostgreSQL) there is nothing to revoke from:
+-- guards apply the matrix alone, session_active() cannot vouch for OAuth.
+BEGIN;
+ALTER TABLE auth.sessions RENAME TO sessions_elsewhere;
+SELECT oauth_rls.session_active() AS no_sessions_table,
+       oauth_rls.allows('public.user_data', 'select') AS allowed;
+ROLLBACK;
+SELECT oauth_rls.session_active() AS sessions_table_back,
+       oauth_rls.allows('public.user_data', 'select') AS allowed;
 -- Within one function, a command after the delete sees it too.
 INSERT INTO auth.sessions (id, user_id, oauth_client_id) VALUES
   ('dddddddd-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-00000000000a', 'c3000000-0000-4000-8000-000000000003');

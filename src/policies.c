@@ -326,22 +326,25 @@ auth_row_passes(Oid auth_ns, const char *relname, const char *pkeyname,
 	return passes;
 }
 
-/* A uuid column equals the expected value; a missing column is no objection. */
+/*
+ * A uuid column equals the expected value.  A missing column or a NULL is
+ * accepted only where Auth versions legitimately lack it (missing_ok).
+ */
 static bool
 uuid_column_matches(HeapTuple tuple, Relation rel, const char *column,
-					const pg_uuid_t *expected, bool null_ok)
+					const pg_uuid_t *expected, bool missing_ok)
 {
 	AttrNumber	att = get_attnum(RelationGetRelid(rel), column);
 	bool		isnull;
 	Datum		value;
 
 	if (att == InvalidAttrNumber)
-		return true;
+		return missing_ok;
 	if (get_atttype(RelationGetRelid(rel), att) != UUIDOID)
 		return false;
 	value = heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
 	if (isnull)
-		return null_ok;
+		return missing_ok;
 	return memcmp(DatumGetUUIDP(value)->data, expected->data, UUID_LEN) == 0;
 }
 
@@ -353,7 +356,8 @@ typedef struct SessionExpect
 
 /*
  * The session row must belong to the token's user and, where Auth recorded
- * one, to the token's client: a token cannot borrow another live session.
+ * one (oauth_client_id exists from the OAuth server's release on), to the
+ * token's client: a token cannot borrow another live session.
  */
 static bool
 session_row_check(HeapTuple tuple, Relation rel, const void *arg)

@@ -140,6 +140,10 @@ BEGIN
     VALUES (set_access.tbl, set_access.tier, normalized)
     ON CONFLICT ON CONSTRAINT access_matrix_pkey
     DO UPDATE SET commands = EXCLUDED.commands, updated_at = now();
+  IF NOT EXISTS (SELECT 1 FROM oauth_rls.guarded_tables g WHERE g.tbl = set_access.tbl) THEN
+    RAISE NOTICE 'set_access: table % is not guarded', tbl
+      USING HINT = format('The entry is enforced once you run oauth_rls.guard(%L).', tbl::text);
+  END IF;
   RETURN normalized;
 END
 $$;
@@ -342,7 +346,8 @@ CREATE FUNCTION oauth_rls.guard_schema(schema name, enable_rls boolean DEFAULT f
 $$
 DECLARE
   nsp oid;
-  rls_off text;
+  tables regclass[];
+  in_the_way text;
   t regclass;
 BEGIN
   SELECT n.oid INTO nsp FROM pg_namespace n WHERE n.nspname = schema;
@@ -350,28 +355,38 @@ BEGIN
     RAISE EXCEPTION 'guard_schema: schema "%" does not exist', schema
       USING ERRCODE = 'invalid_schema_name';
   END IF;
-  -- Refuse before changing anything, naming every table in the way.
-  IF NOT coalesce(enable_rls, false) THEN
-    SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.relname) INTO rls_off
-      FROM pg_class c
-     WHERE c.relnamespace = nsp AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e');
-    IF rls_off IS NOT NULL THEN
-      RAISE EXCEPTION 'guard_schema: row level security is disabled on tables of schema "%"', schema
-        USING ERRCODE = 'object_not_in_prerequisite_state',
-              DETAIL = format('Tables with RLS off: %s.', rls_off),
-              HINT = format('Enable row level security on them first, or call '
-                            'oauth_rls.guard_schema(%L, enable_rls => true).', schema);
-    END IF;
-  END IF;
-  FOR t IN
+  -- Ordinary and partitioned tables, except those of extensions.
+  tables := ARRAY(
     SELECT c.oid::regclass FROM pg_class c
      WHERE c.relnamespace = nsp AND c.relkind IN ('r', 'p')
        AND NOT EXISTS (SELECT 1 FROM pg_depend d
                         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-     ORDER BY c.relname
-  LOOP
+     ORDER BY c.relname);
+
+  -- Refuse before changing anything, naming every table in the way.
+  SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.relname) INTO in_the_way
+    FROM pg_class c
+   WHERE c.oid = ANY (tables) AND NOT pg_has_role(current_user, c.relowner, 'USAGE');
+  IF in_the_way IS NOT NULL THEN
+    RAISE EXCEPTION 'guard_schema: must be owner of every table of schema "%"', schema
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('Tables owned by other roles: %s.', in_the_way),
+            HINT = 'Guard the tables you own one by one with oauth_rls.guard(), or run this as their owner.';
+  END IF;
+  IF NOT coalesce(enable_rls, false) THEN
+    SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.relname) INTO in_the_way
+      FROM pg_class c
+     WHERE c.oid = ANY (tables) AND NOT c.relrowsecurity;
+    IF in_the_way IS NOT NULL THEN
+      RAISE EXCEPTION 'guard_schema: row level security is disabled on tables of schema "%"', schema
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = format('Tables with RLS off: %s.', in_the_way),
+              HINT = format('Enable row level security on them first, or call '
+                            'oauth_rls.guard_schema(%L, enable_rls => true).', schema);
+    END IF;
+  END IF;
+
+  FOREACH t IN ARRAY tables LOOP
     PERFORM oauth_rls.guard(t, enable_rls);
     RETURN NEXT t;
   END LOOP;
