@@ -8,6 +8,7 @@
 #include "utils/guc.h"
 
 #include "claims.h"
+#include "hook.h"
 #include "invalidation.h"
 #include "oauth_rls.h"
 
@@ -46,6 +47,8 @@ _PG_init(void)
 							 &oauth_rls_unregistered_tier, TIER_THIRD_PARTY,
 							 unregistered_tier_options,
 							 PGC_USERSET, 0, NULL, assign_cached_setting, NULL);
+
+	hook_init();
 
 	/* Every oauth_rls.* setting is defined above this line. */
 	MarkGUCPrefixReserved("oauth_rls");
