@@ -273,18 +273,16 @@ error_object(int http_code, const char *message)
 
 /* Checking claims against Auth's schema */
 
-/* JSON Schema's "integer": a number without a fractional part (1.0 counts). */
+/*
+ * An integer written without a fraction.  Auth always writes exp and iat so;
+ * 1.0 is refused rather than relying on every JWT consumer to accept it.
+ */
 static bool
 numeric_is_whole(Numeric n)
 {
 	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
-	char	   *dot = strchr(text, '.');
 
-	if (dot != NULL)
-		for (dot++; *dot != '\0'; dot++)
-			if (*dot != '0')
-				return false;
-	return true;
+	return strchr(text, '.') == NULL;
 }
 
 /* Whether every element of an array is one of the allowed kinds. */
@@ -734,7 +732,7 @@ claim_action(const JsonbValue *key, const ClientSettings *cs, bool minimise, int
 				return CLAIM_DROP;
 		}
 		for (int i = 0; i < cs->nstrip; i++)
-			if (key_is(key, cs->strip[i]))
+			if (key_is(key, cs->strip[i]) && !key_in(key, protected_claims))
 				return blank_or_drop(key);
 	}
 	if (minimise)

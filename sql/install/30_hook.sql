@@ -115,7 +115,7 @@ BEGIN
   IF pg_catalog.to_regclass('auth.oauth_clients') IS NULL
      OR pg_catalog.to_regclass('auth.sessions') IS NULL
      OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                     WHERE attrelid = 'auth.sessions'::regclass AND attname = 'oauth_client_id'
+                     WHERE attrelid = pg_catalog.to_regclass('auth.sessions') AND attname = 'oauth_client_id'
                        AND NOT attisdropped) THEN
     RAISE NOTICE 'oauth_rls.client_review not created: Supabase Auth''s OAuth tables are absent'
       USING HINT = 'Install oauth_rls after Supabase Auth has created auth.oauth_clients to get the view.';
