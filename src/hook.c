@@ -25,13 +25,14 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/objectaccess.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "miscadmin.h"
-#include "catalog/objectaccess.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -158,6 +159,10 @@ typedef enum HookStage
 } HookStage;
 
 static SPIPlanPtr issuance_plan = NULL;
+
+/* The local transaction that last counted an issuance, and its count. */
+static LocalTransactionId counted_lxid = InvalidLocalTransactionId;
+static int	counted_in_xact = 0;
 
 void
 hook_init(void)
@@ -952,6 +957,32 @@ run_guarded(Datum event, Oid self, HookOutcome *out)
 
 /* Issuance metrics */
 
+/*
+ * The shard row to add to: the backend's own, for the first issuance of a
+ * transaction (Auth issues one token per transaction).  Further issuances in
+ * the same transaction each get a row of their own: updating one row over and
+ * over in one transaction makes every update walk all the row's versions.
+ */
+static int16
+issuance_shard(void)
+{
+#if PG_VERSION_NUM >= 170000
+	LocalTransactionId lxid = MyProc->vxid.lxid;
+#else
+	LocalTransactionId lxid = MyProc->lxid;
+#endif
+
+	if (lxid != counted_lxid)
+	{
+		counted_lxid = lxid;
+		counted_in_xact = 0;
+	}
+	if (counted_in_xact++ == 0)
+		return (int16) (MyProcPid % HOOK_ISSUANCE_SHARDS);
+	return (int16) (HOOK_ISSUANCE_SHARDS +
+					(counted_in_xact - 2) % (PG_INT16_MAX - HOOK_ISSUANCE_SHARDS));
+}
+
 static void
 insert_issuance_row(const HookOutcome *out)
 {
@@ -985,7 +1016,7 @@ insert_issuance_row(const HookOutcome *out)
 	values[0] = CStringGetTextDatum(out->client);
 	values[1] = CStringGetTextDatum(oauth_tier_labels[out->tier]);
 	values[2] = CStringGetTextDatum(out->method);
-	values[3] = Int16GetDatum((int16) (MyProcPid % HOOK_ISSUANCE_SHARDS));
+	values[3] = Int16GetDatum(issuance_shard());
 	rc = SPI_execute_plan(issuance_plan, values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "recording a token issuance failed: %s", SPI_result_code_string(rc));
