@@ -910,49 +910,77 @@ stage_message(HookStage stage)
 }
 
 /*
- * Runs process_event in a subtransaction, as a PL/pgSQL exception block
- * would: an error rolls back whatever the chained hook did and becomes an
- * error object with http_code 500, logged with its cause.  A cancel or
- * statement timeout is re-raised, as PL/pgSQL's WHEN OTHERS does.
+ * Runs fn(arg) in a subtransaction, as a PL/pgSQL exception block does.
+ * Returns NULL when it succeeded; else rolls back what it did (a chained
+ * hook's writes included) and returns the error.  A cancel or statement
+ * timeout is re-raised instead, as PL/pgSQL's WHEN OTHERS does.
  */
-static void
-run_guarded(Datum event, Oid self, HookOutcome *out)
+static ErrorData *
+try_in_subtransaction(void (*fn) (void *), void *arg)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile HookStage stage = STAGE_PROCESS;
+	ErrorData  *volatile edata = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		process_event(DatumGetJsonbP(event), self, out, &stage);
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
-		ereport(LOG,
-				(errcode(edata->sqlerrcode),
-				 errmsg("oauth_rls.custom_access_token_hook: %s: %s",
-						stage_message(stage), edata->message)));
-		out->output = error_object(500, stage_message(stage));
-		out->count = false;
-		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	return edata;
+}
+
+typedef struct ProcessArgs
+{
+	Jsonb	   *event;
+	Oid			self;
+	HookOutcome *out;
+	volatile HookStage stage;
+} ProcessArgs;
+
+static void
+process_event_cb(void *arg)
+{
+	ProcessArgs *a = (ProcessArgs *) arg;
+
+	process_event(a->event, a->self, a->out, &a->stage);
+}
+
+/*
+ * Runs process_event guarded: an unexpected error becomes an error object
+ * with http_code 500, logged with its cause.
+ */
+static void
+run_guarded(Jsonb *event, Oid self, HookOutcome *out)
+{
+	ProcessArgs args = {event, self, out, STAGE_PROCESS};
+	ErrorData  *edata = try_in_subtransaction(process_event_cb, &args);
+
+	if (edata == NULL)
+		return;
+	ereport(LOG,
+			(errcode(edata->sqlerrcode),
+			 errmsg("oauth_rls.custom_access_token_hook: %s: %s",
+					stage_message(args.stage), edata->message)));
+	out->output = error_object(500, stage_message(args.stage));
+	out->count = false;
+	FreeErrorData(edata);
 }
 
 /* Issuance metrics */
@@ -1023,51 +1051,34 @@ insert_issuance_row(const HookOutcome *out)
 	SPI_finish();
 }
 
+static void
+insert_issuance_cb(void *arg)
+{
+	insert_issuance_row((const HookOutcome *) arg);
+}
+
 /*
  * Counts the issuance in its own subtransaction: a failure (a missing grant,
  * a full disk) is logged and forgotten, never failing the sign-in.  Skipped
  * on a standby and in read-only transactions, where it could not write.
  */
 static void
-count_issuance(const HookOutcome *out)
+count_issuance(HookOutcome *out)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *edata;
 
 	if (!record_issuance || RecoveryInProgress() || XactReadOnly)
 		return;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		insert_issuance_row(out);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		ereport(LOG,
-				(errcode(edata->sqlerrcode),
-				 errmsg("oauth_rls.custom_access_token_hook: token issuance not recorded: %s",
-						edata->message),
-				 errhint("Check that supabase_auth_admin may write oauth_rls.token_issuance, "
-						 "or turn oauth_rls.record_issuance off.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	edata = try_in_subtransaction(insert_issuance_cb, out);
+	if (edata == NULL)
+		return;
+	ereport(LOG,
+			(errcode(edata->sqlerrcode),
+			 errmsg("oauth_rls.custom_access_token_hook: token issuance not recorded: %s",
+					edata->message),
+			 errhint("Check that supabase_auth_admin may write oauth_rls.token_issuance, "
+					 "or turn oauth_rls.record_issuance off.")));
+	FreeErrorData(edata);
 }
 
 /*
@@ -1088,7 +1099,7 @@ oauth_rls_custom_access_token_hook(PG_FUNCTION_ARGS)
 		PG_RETURN_JSONB_P(error_object(400, psprintf("invalid hook event: larger than %d bytes",
 													 HOOK_MAX_EVENT_BYTES)));
 
-	run_guarded(PG_GETARG_DATUM(0), fcinfo->flinfo->fn_oid, &out);
+	run_guarded(PG_GETARG_JSONB_P(0), fcinfo->flinfo->fn_oid, &out);
 	if (out.count)
 		count_issuance(&out);
 	PG_RETURN_JSONB_P(out.output);
