@@ -28,6 +28,7 @@
 #include "catalog/objectaccess.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -1007,8 +1008,10 @@ issuance_shard(void)
 	}
 	if (counted_in_xact++ == 0)
 		return (int16) (MyProcPid % HOOK_ISSUANCE_SHARDS);
+	/* Hashed with the pid, so that two such transactions rarely meet. */
 	return (int16) (HOOK_ISSUANCE_SHARDS +
-					(counted_in_xact - 2) % (PG_INT16_MAX - HOOK_ISSUANCE_SHARDS));
+					murmurhash32(((uint32) MyProcPid << 16) ^ (uint32) counted_in_xact) %
+					(PG_INT16_MAX - HOOK_ISSUANCE_SHARDS));
 }
 
 static void
