@@ -8,6 +8,7 @@
 #include "utils/guc.h"
 
 #include "claims.h"
+#include "hook.h"
 #include "invalidation.h"
 #include "oauth_rls.h"
 #include "policies.h"
@@ -48,6 +49,8 @@ _PG_init(void)
 							 unregistered_tier_options,
 							 PGC_USERSET, 0, NULL, assign_cached_setting, NULL);
 	policies_init();
+
+	hook_init();
 
 	/* Every oauth_rls.* setting is defined above this line. */
 	MarkGUCPrefixReserved("oauth_rls");
