@@ -394,6 +394,7 @@ SELECT r.rolname, f.fn, has_function_privilege(r.rolname, f.fn, 'EXECUTE') AS ca
                ('oauth_rls.import_api_key(text,uuid,text,text,text[],timestamptz,text,text)'),
                ('oauth_rls.diagnose_api_key(text)'),
                ('oauth_rls._generate_api_key()'),
+               ('oauth_rls._is_valid_key_id(text)'),
                ('oauth_rls.api_key_owner()'),
                ('oauth_rls.api_key_scopes()'),
                ('oauth_rls.api_key_id()')) f(fn)

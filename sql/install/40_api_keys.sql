@@ -218,6 +218,9 @@ COMMENT ON FUNCTION oauth_rls.api_key_id() IS
 REVOKE ALL ON oauth_rls.api_keys FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.api_keys TO @extowner@;
 
+-- _is_valid_key_id() runs in the table's CHECK constraint, so whoever may
+-- insert or update keys needs it.
+REVOKE ALL ON FUNCTION oauth_rls._is_valid_key_id(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION oauth_rls._generate_api_key() FROM PUBLIC;
 REVOKE ALL ON FUNCTION oauth_rls.create_api_key(uuid, text, text[], timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION oauth_rls.revoke_api_key(text) FROM PUBLIC;
@@ -226,6 +229,7 @@ REVOKE ALL ON FUNCTION oauth_rls.import_api_key(text, uuid, text, text, text[], 
 REVOKE ALL ON FUNCTION oauth_rls.validate_api_key(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION oauth_rls.diagnose_api_key(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
+  oauth_rls._is_valid_key_id(text),
   oauth_rls._generate_api_key(),
   oauth_rls.create_api_key(uuid, text, text[], timestamptz, text),
   oauth_rls.revoke_api_key(text),
@@ -239,6 +243,7 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
     GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.api_keys TO service_role;
     GRANT EXECUTE ON FUNCTION
+      oauth_rls._is_valid_key_id(text),
       oauth_rls._generate_api_key(),
       oauth_rls.create_api_key(uuid, text, text[], timestamptz, text),
       oauth_rls.revoke_api_key(text),
