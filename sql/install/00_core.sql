@@ -3,6 +3,14 @@
 -- in file-name order by the Makefile.
 \echo Use "CREATE EXTENSION oauth_rls" to load this file. \quit
 
+-- CREATE EXTENSION runs this script (as superuser: the extension is trusted)
+-- with search_path "oauth_rls, pg_temp".  A schema oauth_rls that existed
+-- before, owned by the installing role, could hold functions or operators
+-- that capture unqualified names (in DO blocks, CHECK constraints, views).
+-- Resolve unqualified names in pg_catalog only; CREATE EXTENSION restores the
+-- search_path afterwards.
+SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+
 -- Schema oauth_rls is created by CREATE EXTENSION (control file: schema = oauth_rls).
 -- Policies evaluate our functions as the querying role, so every role may use
 -- the schema; each object below grants only what it must.
