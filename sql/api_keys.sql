@@ -425,6 +425,112 @@ SELECT oauth_rls.rotate_api_key(substr(:'key_s', 4, 16)) IS NOT NULL AS rotated;
 SELECT oauth_rls.revoke_api_key(substr(:'key_s', 4, 16));
 RESET ROLE;
 
+-- The request's key across requests and key switches.
+SELECT oauth_rls.create_api_key('eeeeeeee-0000-4000-8000-000000000001', 'switch 1', '{s:one}') AS key_m1 \gset
+SELECT oauth_rls.create_api_key('eeeeeeee-0000-4000-8000-000000000002', 'switch 2', '{s:two,s:three}') AS key_m2 \gset
+-- (a last use in the future keeps the refresh, and its index scans, out of the counts below)
+UPDATE oauth_rls.api_keys SET last_used_at = now() + interval '1 day'
+ WHERE key_id IN (substr(:'key_m1', 4, 16), substr(:'key_m2', 4, 16));
+-- The same key in the next request (other headers, other settings) is not
+-- validated again: no lookup, even with the row cache off.
+SET oauth_rls.api_key_cache_size = 0;
+BEGIN;
+SELECT set_config('request.headers', json_build_object('x-api-key', :'key_m1')::text, true) IS NOT NULL AS set;
+SELECT oauth_rls.api_key_owner() AS owner;
+SELECT pg_stat_get_xact_numscans('oauth_rls.api_keys_pkey'::regclass) AS scans \gset
+SELECT set_config('request.headers', json_build_object('x-api-key', :'key_m1', 'user-agent', 'cli/2.0')::text, true)
+         IS NOT NULL AS other_headers,
+       set_config('request.jwt.claims', '{"role": "anon"}', true) IS NOT NULL AS other_claims;
+SELECT oauth_rls.api_key_owner() AS same_owner, oauth_rls.api_key_scopes() AS same_scopes;
+SELECT pg_stat_get_xact_numscans('oauth_rls.api_keys_pkey'::regclass) - :scans AS lookups_for_same_key;
+-- Another key is validated, once.
+SELECT set_config('request.headers', json_build_object('x-api-key', :'key_m2')::text, true) IS NOT NULL AS other_key;
+SELECT oauth_rls.api_key_owner() AS other_owner, oauth_rls.api_key_scopes() AS other_scopes;
+SELECT pg_stat_get_xact_numscans('oauth_rls.api_keys_pkey'::regclass) - :scans AS lookups_for_other_key;
+COMMIT;
+RESET oauth_rls.api_key_cache_size;
+
+-- Switching keys 20000 times in one PL/pgSQL block keeps each call site's
+-- copies bounded (the current answer and the one before); without that the
+-- block would grow by several MB.
+CREATE TEMP TABLE switch_headers AS
+  SELECT ARRAY[json_build_object('x-api-key', :'key_m1')::text,
+               json_build_object('x-api-key', :'key_m2')::text] AS h;
+CREATE TEMP TABLE switch_result (label text, owners_ok boolean, growth bigint);
+DO $$
+DECLARE
+  h text[] := (SELECT s.h FROM switch_headers s);
+  o uuid;
+  sc text[];
+  id text;
+  ok boolean := true;
+  before bigint;
+BEGIN
+  FOR i IN 1 .. 200 LOOP
+    PERFORM set_config('request.headers', h[i % 2 + 1], true);
+    o := oauth_rls.api_key_owner(); sc := oauth_rls.api_key_scopes(); id := oauth_rls.api_key_id();
+  END LOOP;
+  SELECT sum(total_bytes) INTO before FROM pg_backend_memory_contexts;
+  FOR i IN 1 .. 20000 LOOP
+    PERFORM set_config('request.headers', h[i % 2 + 1], true);
+    o := oauth_rls.api_key_owner(); sc := oauth_rls.api_key_scopes(); id := oauth_rls.api_key_id();
+    ok := ok AND o = CASE i % 2 WHEN 0 THEN 'eeeeeeee-0000-4000-8000-000000000001'::uuid
+                                      ELSE 'eeeeeeee-0000-4000-8000-000000000002'::uuid END
+             AND cardinality(sc) = 1 + i % 2 AND length(id) = 16;
+  END LOOP;
+  INSERT INTO switch_result
+  SELECT 'plpgsql loop', ok, sum(total_bytes) - before FROM pg_backend_memory_contexts;
+END
+$$;
+SELECT label, owners_ok, growth < 512 * 1024 AS memory_bounded FROM switch_result;
+RESET request.headers;
+
+-- validate_api_key() answers with its own copy of the row: a trigger on the
+-- table that looks up other keys during the last_used_at refresh (and so
+-- empties a two-row cache holding the key) cannot change the answer.
+SELECT oauth_rls.create_api_key('ffffffff-0000-4000-8000-000000000001', 'probe A', '{scope:a}', NULL, 'client-a') AS key_pa \gset
+SELECT oauth_rls.create_api_key('ffffffff-0000-4000-8000-000000000002', 'probe B', '{scope:b}', NULL, 'client-b') AS key_pb \gset
+SELECT oauth_rls.create_api_key('ffffffff-0000-4000-8000-000000000003', 'probe C', '{scope:c,scope:cc}', NULL, 'client-c') AS key_pc \gset
+UPDATE oauth_rls.api_keys SET last_used_at = now() + interval '1 day'
+ WHERE key_id IN (substr(:'key_pb', 4, 16), substr(:'key_pc', 4, 16));
+CREATE TABLE public.other_keys (n int, k text);
+INSERT INTO public.other_keys VALUES (1, :'key_pb'), (2, :'key_pc');
+CREATE FUNCTION public.look_up_other_keys() RETURNS trigger LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM oauth_rls.diagnose_api_key(o.k) FROM (SELECT k FROM public.other_keys ORDER BY n) AS o;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER look_up_other_keys BEFORE UPDATE ON oauth_rls.api_keys
+  FOR EACH ROW EXECUTE FUNCTION public.look_up_other_keys();
+SET oauth_rls.api_key_cache_size = 2;
+SELECT oauth_rls.diagnose_api_key(:'key_pa') AS caches_a FROM generate_series(1, 2);
+SELECT owner, scopes, client_id FROM oauth_rls.validate_api_key(:'key_pa');
+SELECT last_used_at IS NOT NULL AS refreshed FROM oauth_rls.api_keys WHERE key_id = substr(:'key_pa', 4, 16);
+RESET oauth_rls.api_key_cache_size;
+DROP TRIGGER look_up_other_keys ON oauth_rls.api_keys;
+DROP FUNCTION public.look_up_other_keys();
+DROP TABLE public.other_keys;
+
+-- Planning does not record a key's use: the planner evaluates stable
+-- functions such as api_key_owner() to estimate, and an EXPLAIN in a
+-- read-only transaction must not write.  Executing the query does record it.
+CREATE TABLE public.planned (owner uuid);
+INSERT INTO public.planned VALUES ('abababab-0000-4000-8000-000000000001');
+SELECT oauth_rls.create_api_key('abababab-0000-4000-8000-000000000001', 'planned') AS key_pl \gset
+BEGIN READ ONLY;
+SELECT set_config('request.headers', json_build_object('x-api-key', :'key_pl')::text, true) IS NOT NULL AS set;
+EXPLAIN (COSTS OFF) SELECT * FROM public.planned WHERE owner = oauth_rls.api_key_owner();
+SELECT pg_current_xact_id_if_assigned() IS NULL AS no_xid_after_explain,
+       last_used_at IS NULL AS not_recorded_by_planning
+  FROM oauth_rls.api_keys WHERE key_id = substr(:'key_pl', 4, 16);
+SELECT count(*) FROM public.planned WHERE owner = oauth_rls.api_key_owner();
+SELECT last_used_at = now() AS recorded_by_execution
+  FROM oauth_rls.api_keys WHERE key_id = substr(:'key_pl', 4, 16);
+COMMIT;
+DROP TABLE public.planned;
+
 DROP TABLE public.notes;
 DELETE FROM oauth_rls.api_keys;
 DELETE FROM oauth_rls.clients;

@@ -261,6 +261,11 @@ SELECT pg_temp.hook('chained refusal', pg_temp.ev());
 SET oauth_rls.chained_hook = 'public.raising_hook(jsonb)';
 SELECT pg_temp.hook('chained raises', pg_temp.ev());
 SELECT count(*) AS rows_left_by_raising_hook FROM public.hook_log;
+-- The database log names the stage, the SQLSTATE and the hook, never the
+-- error's text: a user hook's message can carry claims (here the email).
+SET client_min_messages = log;
+SELECT pg_temp.hook('chained raises, logged', pg_temp.ev())->'error'->>'message' AS message;
+SET client_min_messages = warning;
 
 SELECT setting, pg_temp.hook('chained ' || setting, pg_temp.ev()) AS output
   FROM (VALUES ('public.null_hook(jsonb)'), ('public.array_hook(jsonb)'), ('public.empty_error_hook(jsonb)'),
@@ -330,11 +335,14 @@ SELECT client, tier, method, sum(tokens) AS tokens
   FROM oauth_rls.token_issuance GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 SELECT client, sum(tokens) AS tokens, sum(refused) AS refused, count(*) <= 2 AS one_row_per_day
   FROM oauth_rls.token_issuance_daily GROUP BY client ORDER BY client;
--- The first issuance of a transaction adds to the backend's shard row; more
--- issuances in the same transaction (several calls in one statement above)
--- get rows of their own beyond the 16 shards.
-SELECT count(DISTINCT shard) FILTER (WHERE shard < 16) AS backend_shards,
-       count(*) FILTER (WHERE shard >= 16) > 0 AS extra_rows_for_repeats
+-- The first issuance of a transaction adds to the row of the transaction's
+-- counter slot (pid % 16 when free, as here); more issuances in the same
+-- transaction (several calls in one statement above) go to rows of that
+-- slot's own range, from shard 64 on (511 rows per slot).
+SELECT count(DISTINCT shard) FILTER (WHERE shard < 64) AS slot_rows,
+       bool_and(shard = pg_backend_pid() % 16) FILTER (WHERE shard < 64) AS preferred_slot,
+       count(*) FILTER (WHERE shard >= 64) > 0 AS extra_rows_for_repeats,
+       bool_and((shard - 64) / 511 = pg_backend_pid() % 16) FILTER (WHERE shard >= 64) AS in_slot_range
   FROM oauth_rls.token_issuance;
 -- Turned off: nothing counted.
 SELECT sum(tokens) AS before FROM oauth_rls.token_issuance \gset
@@ -379,11 +387,12 @@ INSERT INTO auth.sessions (id, user_id, oauth_client_id, not_after) VALUES
   ('5e551011-0000-4000-8000-000000000010', '8d1c8a7e-0000-4000-8000-000000000001', 'dddddddd-0000-4000-8000-000000000096', NULL),
   ('5e551011-0000-4000-8000-000000000011', '8d1c8a7e-0000-4000-8000-000000000001', 'dddddddd-0000-4000-8000-000000000098', now() + interval '1 hour'),
   ('5e551011-0000-4000-8000-000000000012', '8d1c8a7e-0000-4000-8000-000000000001', 'c0ffee00-0000-4000-8000-000000000001', now() - interval '1 hour');
--- A spike: 40 tokens today against 7 in the previous week.
+-- A spike: 40 tokens today against 7 in the previous week.  (Shard 60 is an
+-- overflow slot's row, which this lone session's own counts never use.)
 INSERT INTO oauth_rls.token_issuance VALUES
-  (date_trunc('hour', now(), 'UTC'), 'c0ffee00-0000-4000-8000-000000000002', 'third_party', 'token_refresh', 0, 40),
+  (date_trunc('hour', now(), 'UTC'), 'c0ffee00-0000-4000-8000-000000000002', 'third_party', 'token_refresh', 60, 40),
   (date_trunc('day', now(), 'UTC') - interval '3 days', 'c0ffee00-0000-4000-8000-000000000002', 'third_party',
-   'token_refresh', 0, 7);
+   'token_refresh', 60, 7);
 SELECT name, registration_type, registered_tier, tier, tokens_24h >= tokens_today AS tokens_24h_cover_today,
        live_sessions, flags
   FROM oauth_rls.client_review ORDER BY name;

@@ -31,6 +31,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "optimizer/planner.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -139,6 +140,37 @@ static MemoryContext key_cache_cxt = NULL;
 static uint64 key_cache_generation = 0;
 static bool key_cache_parallel = false;
 
+/*
+ * How many planner calls are under way in this backend.  The planner runs
+ * stable functions such as api_key_owner() to estimate selectivity, and a
+ * plan may never be executed (EXPLAIN, a prepared statement): the use of a
+ * key is recorded only while nothing is being planned.
+ */
+static int	planning_depth = 0;
+static planner_hook_type prev_planner_hook = NULL;
+
+static PlannedStmt *
+count_planning(Query *parse, const char *query_string, int cursorOptions,
+			   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+
+	planning_depth++;
+	PG_TRY();
+	{
+		if (prev_planner_hook != NULL)
+			result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		planning_depth--;
+	}
+	PG_END_TRY();
+	return result;
+}
+
 void
 api_keys_init(void)
 {
@@ -147,6 +179,8 @@ api_keys_init(void)
 							"0 disables the cache; each row takes about 300 bytes.",
 							&oauth_rls_api_key_cache_size, 10000, 0, 1000000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	prev_planner_hook = planner_hook;
+	planner_hook = count_planning;
 }
 
 static Oid
@@ -531,19 +565,20 @@ check_key(const char *key, size_t len, KeyRow *row, ApiKeyStatus *status)
 }
 
 /*
- * Whether this transaction may record a key's use: never on a standby, in a
- * database made read-only by default_transaction_read_only (Supabase does so
- * when the disk is full), in a parallel operation (writes are impossible
- * there), nor under SERIALIZABLE, where the extra read-write dependency could
- * make the caller's own transaction fail at commit.  A transaction that is
- * read-only by its own choice (PostgREST runs every GET that way) still
- * records it: see refresh_last_used().
+ * Whether this transaction may record a key's use now: never on a standby,
+ * in a database made read-only by default_transaction_read_only (Supabase
+ * does so when the disk is full), in a parallel operation (writes are
+ * impossible there), under SERIALIZABLE, where the extra read-write
+ * dependency could make the caller's own transaction fail at commit, nor
+ * while a query is being planned (the plan may never run: EXPLAIN).  A
+ * transaction that is read-only by its own choice (PostgREST runs every GET
+ * that way) still records it: see refresh_last_used().
  */
 static bool
 can_record_use(void)
 {
-	return !RecoveryInProgress() && !DefaultXactReadOnly && !IsInParallelMode() &&
-		!IsolationIsSerializable();
+	return planning_depth == 0 && !RecoveryInProgress() && !DefaultXactReadOnly &&
+		!IsInParallelMode() && !IsolationIsSerializable();
 }
 
 static Oid
@@ -861,10 +896,11 @@ oauth_rls_validate_api_key(PG_FUNCTION_ARGS)
 	if (check_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), &row, &status) != KEY_VALID)
 		return (Datum) 0;
 
-	if (!last_use_is_recent(row.has_last_used, row.last_used_at, now) &&
-		refresh_last_used(row.key_id, now) != REFRESH_NOT_ATTEMPTED)
-		key_cache_note_use(row.key_id, now);
-
+	/*
+	 * The answer is stored (copied) first: row.client_id and row.scopes may
+	 * point into the key cache, which anything run by the refresh's UPDATE
+	 * (a trigger, a policy) can empty by looking up other keys.
+	 */
 	values[0] = CStringGetTextDatum(row.key_id);
 	values[1] = UUIDPGetDatum(&row.owner);
 	values[2] = PointerGetDatum(row.scopes);
@@ -873,6 +909,10 @@ oauth_rls_validate_api_key(PG_FUNCTION_ARGS)
 	else
 		nulls[3] = true;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+
+	if (!last_use_is_recent(row.has_last_used, row.last_used_at, now) &&
+		refresh_last_used(row.key_id, now) != REFRESH_NOT_ATTEMPTED)
+		key_cache_note_use(row.key_id, now);
 	return (Datum) 0;
 }
 
@@ -963,23 +1003,28 @@ header_api_key(const char **value, int *len)
 	return true;
 }
 
-static void
-load_request_key(uint64 keys_generation)
+/*
+ * Whether the loaded answer holds for this header: same key text (or still
+ * none), same table contents.  A pooled backend serving request after
+ * request with one key then does one comparison per request, instead of a
+ * SHA-256 and a lookup.
+ */
+static bool
+request_key_unchanged(bool present, const char *value, int len, uint64 keys_generation)
 {
-	const char *value = NULL;
-	int			len = 0;
-	bool		present = header_api_key(&value, &len);
+	return request.loaded && request.keys_generation == keys_generation &&
+		(!request.parallel || IsInParallelMode()) &&
+		present == (request.key != NULL) &&
+		(!present || (request.key_len == len && memcmp(request.key, value, len) == 0));
+}
+
+static void
+load_request_key(bool present, const char *value, int len)
+{
 	KeyRow		row;
 	ApiKeyStatus status;
 	bool		valid;
 	MemoryContext oldcxt;
-
-	/* Same key text, same table contents: the earlier answer stands. */
-	if (request.loaded && request.keys_generation == keys_generation &&
-		(!request.parallel || IsInParallelMode()) &&
-		present == (request.key != NULL) &&
-		(!present || (request.key_len == len && memcmp(request.key, value, len) == 0)))
-		return;
 
 	valid = present && check_key(value, len, &row, &status) == KEY_VALID;
 
@@ -1033,11 +1078,19 @@ request_key(void)
 		request.keys_generation != keys_generation ||
 		(request.parallel && !IsInParallelMode()))
 	{
-		/* Mark stale first: an error while loading leaves no half state. */
-		request.loaded = false;
-		load_request_key(keys_generation);
+		uint64		request_generation = oauth_rls_request_generation;
+		const char *value = NULL;
+		int			len = 0;
+		bool		present = header_api_key(&value, &len);
+
+		if (!request_key_unchanged(present, value, len, keys_generation))
+		{
+			/* Mark stale first: an error while loading leaves no half state. */
+			request.loaded = false;
+			load_request_key(present, value, len);
+		}
 		/* Generations read before the load: a change it processed reloads. */
-		request.request_generation = oauth_rls_request_generation;
+		request.request_generation = request_generation;
 		request.keys_generation = keys_generation;
 		request.parallel = IsInParallelMode();
 		request.loaded = true;
@@ -1069,8 +1122,12 @@ api_key_request_client_id(void)
 
 /*
  * Per call site result cache in fn_extra, keyed on the request key's serial:
- * a by-reference result is copied into fn_mcxt once per answer, and never
- * overwritten, so earlier rows that point at an older copy keep it.
+ * a by-reference result is copied into fn_mcxt once per answer.  Two copies
+ * are kept, the current answer's and the one before: a caller may still hold
+ * the previous row's result while this row's is made (as with a result in a
+ * per-tuple context), never an older one.  fn_mcxt can live for a whole
+ * transaction (PL/pgSQL's simple expressions), so older copies are freed: a
+ * loop switching keys keeps two copies per call site, not one per switch.
  */
 typedef struct KeyCallSite
 {
@@ -1078,7 +1135,23 @@ typedef struct KeyCallSite
 	uint64		serial;
 	bool		isnull;
 	Datum		value;
+	void	   *copies[2];		/* by-reference results, in fn_mcxt */
+	int			newest;			/* index of the current answer's copy */
 } KeyCallSite;
+
+/* Copies a result into the call site's older slot, freeing what it held. */
+static Datum
+call_site_keep(FunctionCallInfo fcinfo, KeyCallSite *site, const void *data, Size size)
+{
+	int			slot = 1 - site->newest;
+
+	if (site->copies[slot] != NULL)
+		pfree(site->copies[slot]);
+	site->copies[slot] = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, size);
+	memcpy(site->copies[slot], data, size);
+	site->newest = slot;
+	return PointerGetDatum(site->copies[slot]);
+}
 
 typedef enum KeyField
 {
@@ -1092,7 +1165,6 @@ request_key_field(FunctionCallInfo fcinfo, KeyField field)
 {
 	const RequestKey *rk = request_key();
 	KeyCallSite *site = (KeyCallSite *) fcinfo->flinfo->fn_extra;
-	MemoryContext oldcxt;
 
 	if (site == NULL)
 		site = fcinfo->flinfo->fn_extra =
@@ -1104,25 +1176,24 @@ request_key_field(FunctionCallInfo fcinfo, KeyField field)
 		site->value = (Datum) 0;
 		if (rk->valid)
 		{
-			oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 			switch (field)
 			{
 				case FIELD_OWNER:
-					{
-						pg_uuid_t  *owner = palloc(sizeof(pg_uuid_t));
-
-						memcpy(owner, &rk->row.owner, sizeof(pg_uuid_t));
-						site->value = UUIDPGetDatum(owner);
-					}
+					site->value = call_site_keep(fcinfo, site, &rk->row.owner, sizeof(pg_uuid_t));
 					break;
 				case FIELD_SCOPES:
-					site->value = PointerGetDatum(DatumGetArrayTypePCopy(PointerGetDatum(rk->row.scopes)));
+					site->value = call_site_keep(fcinfo, site, rk->row.scopes,
+												 VARSIZE(rk->row.scopes));
 					break;
 				case FIELD_KEY_ID:
-					site->value = CStringGetTextDatum(rk->row.key_id);
+					{
+						text	   *id = cstring_to_text(rk->row.key_id);
+
+						site->value = call_site_keep(fcinfo, site, id, VARSIZE(id));
+						pfree(id);
+					}
 					break;
 			}
-			MemoryContextSwitchTo(oldcxt);
 		}
 		site->serial = rk->serial;
 		site->set = true;

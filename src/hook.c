@@ -33,6 +33,8 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -46,6 +48,7 @@
 #include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "hook.h"
 #include "invalidation.h"
@@ -158,12 +161,6 @@ typedef enum HookStage
 	STAGE_CHAIN_RESOLVE,
 	STAGE_CHAIN_CALL
 } HookStage;
-
-static SPIPlanPtr issuance_plan = NULL;
-
-/* The local transaction that last counted an issuance, and its count. */
-static LocalTransactionId counted_lxid = InvalidLocalTransactionId;
-static int	counted_in_xact = 0;
 
 void
 hook_init(void)
@@ -964,8 +961,37 @@ process_event_cb(void *arg)
 }
 
 /*
+ * Logs an error caught while processing an event.  The log line says where
+ * (the stage, and the chained hook or the C function that raised it) and
+ * the SQLSTATE, never the error's text: a chained hook's message can carry
+ * claims (RAISE EXCEPTION '%', event), and the server log is no place for
+ * them.  The text goes to DEBUG1 only, for a developer who asks for it.
+ */
+static void
+log_hook_error(HookStage stage, ErrorData *edata)
+{
+	const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
+
+	if (stage == STAGE_PROCESS)
+		ereport(LOG,
+				(errcode(edata->sqlerrcode),
+				 errmsg("oauth_rls.custom_access_token_hook: %s: SQLSTATE %s in C function %s",
+						stage_message(stage), sqlstate,
+						edata->funcname != NULL ? edata->funcname : "(unknown)")));
+	else
+		ereport(LOG,
+				(errcode(edata->sqlerrcode),
+				 errmsg("oauth_rls.custom_access_token_hook: %s: SQLSTATE %s in %s",
+						stage_message(stage), sqlstate, chained_hook)));
+	ereport(DEBUG1,
+			(errcode(edata->sqlerrcode),
+			 errmsg_internal("oauth_rls.custom_access_token_hook: error message: %s",
+							 edata->message)));
+}
+
+/*
  * Runs process_event guarded: an unexpected error becomes an error object
- * with http_code 500, logged with its cause.
+ * with http_code 500, logged with its SQLSTATE.
  */
 static void
 run_guarded(Jsonb *event, Oid self, HookOutcome *out)
@@ -975,10 +1001,7 @@ run_guarded(Jsonb *event, Oid self, HookOutcome *out)
 
 	if (edata == NULL)
 		return;
-	ereport(LOG,
-			(errcode(edata->sqlerrcode),
-			 errmsg("oauth_rls.custom_access_token_hook: %s: %s",
-					stage_message(args.stage), edata->message)));
+	log_hook_error(args.stage, edata);
 	out->output = error_object(500, stage_message(args.stage));
 	out->count = false;
 	FreeErrorData(edata);
@@ -987,94 +1010,295 @@ run_guarded(Jsonb *event, Oid self, HookOutcome *out)
 /* Issuance metrics */
 
 /*
- * The shard row to add to: the backend's own, for the first issuance of a
- * transaction (Auth issues one token per transaction).  Further issuances in
- * the same transaction each get a row of their own: updating one row over and
- * over in one transaction makes every update walk all the row's versions.
+ * Recording never waits for a lock, because Auth's 2 s statement timeout
+ * would turn any wait into a failed sign-in:
+ *   - the table lock is taken conditionally: a TRUNCATE, VACUUM FULL or
+ *     ALTER TABLE under way (or queued) skips the count;
+ *   - each counting transaction claims a counter slot of its own, with a
+ *     transaction-level lock taken conditionally (the first free slot from
+ *     pid % HOOK_ISSUANCE_SHARDS on), so two Auth transactions never write
+ *     the same counter row and never wait for each other's commit;
+ *   - a counter row locked by anyone else (an administrator's SELECT ... FOR
+ *     UPDATE, say) is skipped for the slot's next row;
+ *   - the one remaining wait, for someone else's uncommitted insert of the
+ *     very row (only possible by hand), is cut short by a local lock_timeout.
  */
-static int16
-issuance_shard(void)
+
+/* Field 4 of the slot locks' advisory lock tags; SQL's advisory locks use 1 and 2. */
+#define ISSUANCE_SLOT_LOCK_KIND 0x4F52
+
+/* Counter rows of its slot one count tries before it is skipped. */
+#define ISSUANCE_ROW_ATTEMPTS 4
+
+/* lock_timeout (ms) while inserting a counter row. */
+#define ISSUANCE_INSERT_LOCK_TIMEOUT_MS 50
+
+/* Why a count was not recorded, when no error says it. */
+typedef enum IssuanceSkip
+{
+	ISSUANCE_RECORDED,
+	ISSUANCE_TABLE_BUSY,
+	ISSUANCE_NO_SLOT,
+	ISSUANCE_ROWS_BUSY
+} IssuanceSkip;
+
+typedef struct IssuanceArgs
+{
+	const HookOutcome *out;
+	IssuanceSkip result;
+} IssuanceArgs;
+
+static SPIPlanPtr issuance_update_plan = NULL;
+static SPIPlanPtr issuance_exists_plan = NULL;
+static SPIPlanPtr issuance_insert_plan = NULL;
+
+/* The slot this local transaction claimed, and how many of its rows it used. */
+static struct
+{
+	LocalTransactionId lxid;
+	int			slot;
+	int			rows_used;
+} issuance_xact = {InvalidLocalTransactionId, -1, 0};
+
+static LocalTransactionId
+current_lxid(void)
 {
 #if PG_VERSION_NUM >= 170000
-	LocalTransactionId lxid = MyProc->vxid.lxid;
+	return MyProc->vxid.lxid;
 #else
-	LocalTransactionId lxid = MyProc->lxid;
+	return MyProc->lxid;
 #endif
-
-	if (lxid != counted_lxid)
-	{
-		counted_lxid = lxid;
-		counted_in_xact = 0;
-	}
-	if (counted_in_xact++ == 0)
-		return (int16) (MyProcPid % HOOK_ISSUANCE_SHARDS);
-	/* Hashed with the pid, so that two such transactions rarely meet. */
-	return (int16) (HOOK_ISSUANCE_SHARDS +
-					murmurhash32(((uint32) MyProcPid << 16) ^ (uint32) counted_in_xact) %
-					(PG_INT16_MAX - HOOK_ISSUANCE_SHARDS));
 }
 
 static void
-insert_issuance_row(const HookOutcome *out)
+slot_locktag(LOCKTAG *tag, Oid relid, int slot)
 {
-	Datum		values[4];
-	int			rc;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (issuance_plan == NULL)
-	{
-		/*
-		 * One row per (hour, client, tier, method, shard): concurrent
-		 * issuances for one client update HOOK_ISSUANCE_SHARDS different rows
-		 * instead of queueing on one.
-		 */
-		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, INT2OID};
-		SPIPlanPtr	plan = SPI_prepare("INSERT INTO oauth_rls.token_issuance AS t "
-									   "(hour, client, tier, method, shard, tokens) "
-									   "VALUES (pg_catalog.date_trunc('hour', pg_catalog.now(), 'UTC'), "
-									   "$1, $2::oauth_rls.tier, $3, $4, 1) "
-									   "ON CONFLICT (hour, client, tier, method, shard) "
-									   "DO UPDATE SET tokens = t.tokens OPERATOR(pg_catalog.+) 1",
-									   4, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		issuance_plan = plan;
-	}
-	values[0] = CStringGetTextDatum(out->client);
-	values[1] = CStringGetTextDatum(oauth_tier_labels[out->tier]);
-	values[2] = CStringGetTextDatum(out->method);
-	values[3] = Int16GetDatum(issuance_shard());
-	rc = SPI_execute_plan(issuance_plan, values, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "recording a token issuance failed: %s", SPI_result_code_string(rc));
-	SPI_finish();
-}
-
-static void
-insert_issuance_cb(void *arg)
-{
-	insert_issuance_row((const HookOutcome *) arg);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) relid, (uint32) slot,
+						 ISSUANCE_SLOT_LOCK_KIND);
 }
 
 /*
- * Counts the issuance in its own subtransaction: a failure (a missing grant,
- * a full disk) is logged and forgotten, never failing the sign-in.  Skipped
- * on a standby and in read-only transactions, where it could not write.
+ * The counter slot of this transaction, claimed if need be; -1 when every
+ * slot is held by another transaction.  The lock lasts until the transaction
+ * ends, like the uncommitted counts it protects.  A slot noted earlier in
+ * the transaction is checked again, as a rolled-back subtransaction around
+ * an earlier call released its lock.
+ */
+static int
+issuance_slot(Oid relid)
+{
+	LOCKTAG		tag;
+	int			preferred = MyProcPid % HOOK_ISSUANCE_SHARDS;
+
+	if (issuance_xact.lxid == current_lxid() && issuance_xact.slot >= 0)
+	{
+		bool		held;
+
+		slot_locktag(&tag, relid, issuance_xact.slot);
+#if PG_VERSION_NUM >= 170000
+		held = LockHeldByMe(&tag, ExclusiveLock, false);
+#else
+		held = LockHeldByMe(&tag, ExclusiveLock);
+#endif
+		if (held)
+			return issuance_xact.slot;
+	}
+
+	for (int i = 0; i < HOOK_ISSUANCE_SLOTS; i++)
+	{
+		int			slot = i < HOOK_ISSUANCE_SHARDS ? (preferred + i) % HOOK_ISSUANCE_SHARDS : i;
+
+		slot_locktag(&tag, relid, slot);
+		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		{
+			issuance_xact.lxid = current_lxid();
+			issuance_xact.slot = slot;
+			issuance_xact.rows_used = 0;
+			return slot;
+		}
+	}
+	return -1;
+}
+
+/*
+ * The shard of a slot's n-th counter row in one transaction: the slot
+ * itself first (Auth issues one token per transaction), then rows of the
+ * slot's own range.  Updating one row again and again in one transaction
+ * makes every update walk all the versions written so far, so a transaction
+ * counting many issuances spreads them over ISSUANCE_ROWS_PER_SLOT rows.
+ */
+static int16
+slot_shard(int slot, int n)
+{
+	if (n == 0)
+		return (int16) slot;
+	return (int16) (HOOK_ISSUANCE_SLOTS + slot * HOOK_ISSUANCE_ROWS_PER_SLOT +
+					(n - 1) % HOOK_ISSUANCE_ROWS_PER_SLOT);
+}
+
+static SPIPlanPtr
+keep_plan(const char *query)
+{
+	/* $1 hour, $2 client, $3 tier, $4 method, $5 shard */
+	Oid			argtypes[5] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, INT2OID};
+	SPIPlanPtr	plan = SPI_prepare(query, 5, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+#define ISSUANCE_ROW_KEY \
+	"hour OPERATOR(pg_catalog.=) $1 AND client OPERATOR(pg_catalog.=) $2 " \
+	"AND tier OPERATOR(pg_catalog.=) $3::oauth_rls.tier AND method OPERATOR(pg_catalog.=) $4 " \
+	"AND shard OPERATOR(pg_catalog.=) $5"
+
+static void
+prepare_issuance_plans(void)
+{
+	if (issuance_update_plan == NULL)
+		issuance_update_plan = keep_plan(
+			"UPDATE oauth_rls.token_issuance SET tokens = tokens OPERATOR(pg_catalog.+) 1 "
+			" WHERE ctid OPERATOR(pg_catalog.=) ("
+			"       SELECT ctid FROM oauth_rls.token_issuance WHERE " ISSUANCE_ROW_KEY
+			"          FOR UPDATE SKIP LOCKED)");
+	if (issuance_exists_plan == NULL)
+		issuance_exists_plan = keep_plan(
+			"SELECT FROM oauth_rls.token_issuance WHERE " ISSUANCE_ROW_KEY);
+	if (issuance_insert_plan == NULL)
+		issuance_insert_plan = keep_plan(
+			"INSERT INTO oauth_rls.token_issuance (hour, client, tier, method, shard, tokens) "
+			"VALUES ($1, $2, $3::oauth_rls.tier, $4, $5, 1) "
+			"ON CONFLICT ON CONSTRAINT token_issuance_pkey DO NOTHING");
+}
+
+static uint64
+run_issuance_plan(SPIPlanPtr plan, Datum *values, int expected)
+{
+	int			rc = SPI_execute_plan(plan, values, NULL, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "recording a token issuance failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/*
+ * Adds 1 to one counter row without waiting for it: false when someone else
+ * holds the row (then the caller tries another).
+ */
+static bool
+add_to_counter_row(Datum *values)
+{
+	bool		inserted;
+	int			nestlevel;
+
+	if (run_issuance_plan(issuance_update_plan, values, SPI_OK_UPDATE) > 0)
+		return true;
+	/* Not updated: locked by someone, or not there yet. */
+	if (run_issuance_plan(issuance_exists_plan, values, SPI_OK_SELECT) > 0)
+		return false;
+
+	nestlevel = NewGUCNestLevel();
+	if (LockTimeout == 0 || LockTimeout > ISSUANCE_INSERT_LOCK_TIMEOUT_MS)
+		(void) set_config_option("lock_timeout", CppAsString2(ISSUANCE_INSERT_LOCK_TIMEOUT_MS), PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	inserted = run_issuance_plan(issuance_insert_plan, values, SPI_OK_INSERT) > 0;
+	AtEOXact_GUC(true, nestlevel);
+	return inserted;
+}
+
+static IssuanceSkip
+record_issuance_row(const HookOutcome *out)
+{
+	Oid			relid = oauth_rls_relation_oid("token_issuance");
+	Datum		values[5];
+	int			slot;
+	IssuanceSkip result = ISSUANCE_ROWS_BUSY;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table oauth_rls.token_issuance does not exist")));
+	if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
+		return ISSUANCE_TABLE_BUSY;
+	slot = issuance_slot(relid);
+	if (slot < 0)
+		return ISSUANCE_NO_SLOT;
+
+	values[0] = DirectFunctionCall3(timestamptz_trunc_zone, CStringGetTextDatum("hour"),
+									TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+									CStringGetTextDatum("UTC"));
+	values[1] = CStringGetTextDatum(out->client);
+	values[2] = CStringGetTextDatum(oauth_tier_labels[out->tier]);
+	values[3] = CStringGetTextDatum(out->method);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_issuance_plans();
+	for (int attempt = 0; attempt < ISSUANCE_ROW_ATTEMPTS; attempt++)
+	{
+		values[4] = Int16GetDatum(slot_shard(slot, issuance_xact.rows_used++));
+		if (add_to_counter_row(values))
+		{
+			result = ISSUANCE_RECORDED;
+			break;
+		}
+	}
+	SPI_finish();
+	return result;
+}
+
+static void
+record_issuance_cb(void *arg)
+{
+	IssuanceArgs *a = (IssuanceArgs *) arg;
+
+	a->result = record_issuance_row(a->out);
+}
+
+static const char *
+skip_reason(IssuanceSkip skip)
+{
+	switch (skip)
+	{
+		case ISSUANCE_TABLE_BUSY:
+			return "oauth_rls.token_issuance is locked by another transaction";
+		case ISSUANCE_NO_SLOT:
+			return "every counter slot is held by another transaction";
+		case ISSUANCE_ROWS_BUSY:
+			return "its counter rows are locked by another transaction";
+		case ISSUANCE_RECORDED:
+			break;
+	}
+	return "";
+}
+
+/*
+ * Counts the issuance in its own subtransaction, never waiting for a lock
+ * (see above): a failure (a missing grant, a full disk) or a busy table is
+ * logged and forgotten, never failing the sign-in.  Skipped on a standby and
+ * in read-only transactions, where it could not write.
  */
 static void
 count_issuance(HookOutcome *out)
 {
+	IssuanceArgs args = {out, ISSUANCE_RECORDED};
 	ErrorData  *edata;
 
 	if (!record_issuance || RecoveryInProgress() || XactReadOnly)
 		return;
-	edata = try_in_subtransaction(insert_issuance_cb, out);
+	edata = try_in_subtransaction(record_issuance_cb, &args);
 	if (edata == NULL)
+	{
+		if (args.result != ISSUANCE_RECORDED)
+			ereport(LOG,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("oauth_rls.custom_access_token_hook: token issuance not recorded: %s",
+							skip_reason(args.result))));
 		return;
+	}
 	ereport(LOG,
 			(errcode(edata->sqlerrcode),
 			 errmsg("oauth_rls.custom_access_token_hook: token issuance not recorded: %s",

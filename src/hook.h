@@ -15,8 +15,17 @@
  */
 #define HOOK_MAX_EVENT_BYTES (256 * 1024)
 
-/* Issuance counters per (hour, client, tier, method) are split this many ways. */
+/*
+ * Issuance counters per (hour, client, tier, method) are split over rows
+ * (column shard), so that concurrent sign-ins never queue on one row.  Each
+ * counting transaction claims one of HOOK_ISSUANCE_SLOTS slots, trying slot
+ * pid % HOOK_ISSUANCE_SHARDS first and the other HOOK_ISSUANCE_SHARDS next;
+ * its first count goes to shard = slot, further ones to the slot's own
+ * HOOK_ISSUANCE_ROWS_PER_SLOT rows from HOOK_ISSUANCE_SLOTS on.
+ */
 #define HOOK_ISSUANCE_SHARDS 16
+#define HOOK_ISSUANCE_SLOTS 64
+#define HOOK_ISSUANCE_ROWS_PER_SLOT ((PG_INT16_MAX + 1 - HOOK_ISSUANCE_SLOTS) / HOOK_ISSUANCE_SLOTS)
 
 /* Longest authentication method recorded in the issuance metrics. */
 #define HOOK_METHOD_MAXLEN 64
