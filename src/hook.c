@@ -16,8 +16,8 @@
  * Per call: check the event, look up the client's tier (registry.c) and
  * settings (cached per backend, dropped when oauth_rls.clients changes), run
  * the chained user hook if one is set, build the claims once with the jsonb
- * push API, then count the issuance in a second subtransaction so that a
- * failure to count never fails the sign-in.
+ * push API, then count the issuance in a second subtransaction, never
+ * waiting for a lock, so that a failure to count never fails the sign-in.
  */
 #include "postgres.h"
 
@@ -1125,7 +1125,7 @@ issuance_slot(Oid relid)
  * itself first (Auth issues one token per transaction), then rows of the
  * slot's own range.  Updating one row again and again in one transaction
  * makes every update walk all the versions written so far, so a transaction
- * counting many issuances spreads them over ISSUANCE_ROWS_PER_SLOT rows.
+ * counting many issuances spreads them over HOOK_ISSUANCE_ROWS_PER_SLOT rows.
  */
 static int16
 slot_shard(int slot, int n)
@@ -1202,8 +1202,8 @@ add_to_counter_row(Datum *values)
 
 	nestlevel = NewGUCNestLevel();
 	if (LockTimeout == 0 || LockTimeout > ISSUANCE_INSERT_LOCK_TIMEOUT_MS)
-		(void) set_config_option("lock_timeout", CppAsString2(ISSUANCE_INSERT_LOCK_TIMEOUT_MS), PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("lock_timeout", CppAsString2(ISSUANCE_INSERT_LOCK_TIMEOUT_MS),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	inserted = run_issuance_plan(issuance_insert_plan, values, SPI_OK_INSERT) > 0;
 	AtEOXact_GUC(true, nestlevel);
 	return inserted;
