@@ -150,7 +150,8 @@ unaware AS (
          array_agg(DISTINCT o.rolname ORDER BY o.rolname) AS roles,
          array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
                                 WHERE c = ANY (array_agg(o.cmd))), ', ') AS commands,
-         string_agg(DISTINCT x.polname::text, ', ' ORDER BY x.polname::text) AS policies
+         string_agg(DISTINCT x.polname::text, ', ' ORDER BY x.polname::text) AS policies,
+         count(DISTINCT x.polname) AS n_policies
     FROM open_cmd o
     JOIN api_cmd x ON x.oid = o.oid AND x.rolname = o.rolname AND x.cmd = o.cmd
                   AND x.polpermissive AND NOT x.client_aware
@@ -278,8 +279,8 @@ findings AS (
                        'Guard it; the access matrix then lets first-party apps in and others only '
                        'where you allow it.',
                        t.qname, u.commands,
-                       CASE WHEN u.policies LIKE '%, %' THEN 'ies' ELSE 'y' END, u.policies,
-                       CASE WHEN u.policies LIKE '%, %' THEN '' ELSE 'es' END, u.commands) END,
+                       CASE WHEN u.n_policies > 1 THEN 'ies' ELSE 'y' END, u.policies,
+                       CASE WHEN u.n_policies > 1 THEN '' ELSE 'es' END, u.commands) END,
          format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
     FROM tstat t JOIN unaware u ON u.oid = t.oid
   UNION ALL
@@ -466,6 +467,29 @@ CREATE FUNCTION oauth_rls._policies_changed(relid oid) RETURNS boolean
 COMMENT ON FUNCTION oauth_rls._policies_changed(oid) IS
   'Internal to apply_rewrite() and revert_rewrite(): whether the table''s policies changed after the current snapshot was taken';
 
+-- Locks a table the rewrite is about to change against ALTER POLICY (which
+-- needs ACCESS EXCLUSIVE) until the transaction ends.  LOCK TABLE takes a
+-- name: if the name no longer leads to the same table once locked (renamed
+-- or dropped meanwhile), the rewrite stops rather than act on another table.
+CREATE FUNCTION oauth_rls._lock_for_rewrite(relid oid, func text) RETURNS void
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+  qname text;
+BEGIN
+  SELECT format('%I.%I', n.nspname, c.relname) INTO qname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relid;
+  IF qname IS NOT NULL THEN
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', qname);
+  END IF;
+  IF qname IS NULL OR to_regclass(qname) IS DISTINCT FROM relid::regclass THEN
+    RAISE EXCEPTION '%: table % was renamed or dropped while it ran', func, coalesce(qname, relid::text)
+      USING ERRCODE = 'serialization_failure',
+            HINT = format('Run %s() again.', func);
+  END IF;
+END
+$$;
+
 CREATE FUNCTION oauth_rls.apply_rewrite(schemas text[] DEFAULT '{public}') RETURNS SETOF text
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
 $$
@@ -496,8 +520,7 @@ BEGIN
                       WHERE (e ->> 'relid')::oid <> ALL (locked) ORDER BY 1);
     EXIT WHEN cardinality(to_lock) = 0;
     FOREACH rel IN ARRAY to_lock LOOP
-      EXECUTE (SELECT format('LOCK TABLE %I.%I IN SHARE ROW EXCLUSIVE MODE', n.nspname, c.relname)
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel);
+      PERFORM oauth_rls._lock_for_rewrite(rel, 'apply_rewrite');
     END LOOP;
     locked := locked || to_lock;
   END LOOP;
@@ -560,16 +583,13 @@ BEGIN
   LOCK TABLE oauth_rls.rewrite_log IN SHARE ROW EXCLUSIVE MODE;
   -- Lock the tables first, so that what is checked below is what is
   -- changed: no ALTER POLICY can commit in between.
-  FOR entry IN
-    SELECT DISTINCT l.tbl::oid AS relid, n.nspname, c.relname
-      FROM oauth_rls.rewrite_log l
-      JOIN pg_class c ON c.oid = l.tbl
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE l.reverted_at IS NULL AND (schemas IS NULL OR n.nspname = ANY (schemas))
-     ORDER BY 1
-  LOOP
-    EXECUTE format('LOCK TABLE %I.%I IN SHARE ROW EXCLUSIVE MODE', entry.nspname, entry.relname);
-  END LOOP;
+  PERFORM oauth_rls._lock_for_rewrite(t.relid, 'revert_rewrite')
+     FROM (SELECT DISTINCT l.tbl::oid AS relid
+             FROM oauth_rls.rewrite_log l
+             JOIN pg_class c ON c.oid = l.tbl
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE l.reverted_at IS NULL AND (schemas IS NULL OR n.nspname = ANY (schemas))
+            ORDER BY 1) t;
   SELECT string_agg(DISTINCT l.tbl::text, ', ') INTO changed
     FROM oauth_rls.rewrite_log l
     JOIN pg_class c ON c.oid = l.tbl
@@ -643,6 +663,7 @@ REVOKE ALL ON oauth_rls.rewrite_log FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.rewrite_log TO @extowner@;
 REVOKE ALL ON FUNCTION
   oauth_rls._policies_changed(oid),
+  oauth_rls._lock_for_rewrite(oid, text),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
@@ -654,6 +675,7 @@ REVOKE ALL ON FUNCTION
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   oauth_rls._policies_changed(oid),
+  oauth_rls._lock_for_rewrite(oid, text),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
