@@ -110,8 +110,13 @@ CREATE FUNCTION oauth_rls.create_client_review() RETURNS boolean
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
 $review$
 DECLARE
-  auth_clients pg_catalog.regclass := pg_catalog.to_regclass('auth.oauth_clients');
-  auth_sessions pg_catalog.regclass := pg_catalog.to_regclass('auth.sessions');
+  -- Looked up in the catalog: to_regclass() needs USAGE on schema auth.
+  auth_clients pg_catalog.oid := (SELECT c.oid FROM pg_catalog.pg_class AS c
+                                    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                                   WHERE n.nspname = 'auth' AND c.relname = 'oauth_clients');
+  auth_sessions pg_catalog.oid := (SELECT c.oid FROM pg_catalog.pg_class AS c
+                                     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                                    WHERE n.nspname = 'auth' AND c.relname = 'sessions');
   ext_owner pg_catalog.oid;
 BEGIN
   IF pg_catalog.to_regclass('oauth_rls.client_review') IS NOT NULL THEN
@@ -127,7 +132,8 @@ BEGIN
   END IF;
   -- The view reads Auth's tables with its owner's rights: one its owner
   -- cannot read would fail every query.
-  IF NOT (pg_catalog.has_table_privilege(auth_clients, 'SELECT')
+  IF NOT (pg_catalog.has_schema_privilege('auth', 'USAGE')
+          AND pg_catalog.has_table_privilege(auth_clients, 'SELECT')
           AND pg_catalog.has_table_privilege(auth_sessions, 'SELECT')) THEN
     RAISE EXCEPTION 'oauth_rls.create_client_review: role "%" may not read auth.oauth_clients and auth.sessions',
         current_user
