@@ -1,0 +1,111 @@
+-- Fixture for the connection-pooling test (scripts/test-reliability, "pool"):
+-- users 1..200 with two private rows each and one public profile each,
+-- clients of every tier, and rel.check(u, kind), which fails the transaction
+-- unless everything the extension answers inside it belongs to that user and
+-- that client.  Run as the superuser in a database with the extension.
+CREATE SCHEMA rel;
+GRANT USAGE ON SCHEMA rel TO PUBLIC;
+
+-- persona kinds: 0 direct, 1 first-party, 2 third-party, 3 blocked,
+-- 4 unregistered (third_party by default), 5 unregistered under
+-- oauth_rls.unregistered_client_tier = blocked
+CREATE FUNCTION rel.uid(u int) RETURNS uuid LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT pg_catalog.format('00000000-0000-4000-8000-%s', pg_catalog.lpad(pg_catalog.to_hex(u), 12, '0'))::uuid $$;
+CREATE FUNCTION rel.sid(u int) RETURNS uuid LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT pg_catalog.format('11111111-0000-4000-8000-%s', pg_catalog.lpad(pg_catalog.to_hex(u), 12, '0'))::uuid $$;
+CREATE FUNCTION rel.client(u int, kind int) RETURNS text LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT CASE kind WHEN 0 THEN NULL
+                         WHEN 1 THEN 'fp-' || (u % 7)
+                         WHEN 2 THEN 'tp-' || (u % 7)
+                         WHEN 3 THEN 'bl-' || (u % 7)
+                         ELSE 'unreg-' || u END $$;
+CREATE FUNCTION rel.tier(kind int) RETURNS oauth_rls.tier LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT (ARRAY['direct', 'first_party', 'third_party', 'blocked', 'third_party', 'blocked'])[kind + 1]::oauth_rls.tier $$;
+-- The claims PostgREST would set for user u coming through persona kind.
+CREATE FUNCTION rel.claims(u int, kind int) RETURNS text LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+           'sub', rel.uid(u), 'role', 'authenticated', 'aud', 'authenticated',
+           'session_id', rel.sid(u), 'client_id', rel.client(u, kind),
+           'scope', 'openid s' || u))::text $$;
+
+INSERT INTO oauth_rls.clients (client_id, name, tier)
+SELECT p || '-' || i, p || ' app ' || i, t::oauth_rls.tier
+FROM (VALUES ('fp', 'first_party'), ('tp', 'third_party'), ('bl', 'blocked')) AS v(p, t),
+     generate_series(0, 6) AS i;
+
+CREATE TABLE rel.user_data (id serial PRIMARY KEY, owner uuid NOT NULL, note text);
+CREATE TABLE rel.profiles (id serial PRIMARY KEY, owner uuid NOT NULL);
+INSERT INTO rel.user_data (owner, note) SELECT rel.uid(u), 'note ' || n
+  FROM generate_series(1, 200) u, generate_series(1, 2) n;
+INSERT INTO rel.profiles (owner) SELECT rel.uid(u) FROM generate_series(1, 200) u;
+ALTER TABLE rel.user_data ENABLE ROW LEVEL SECURITY;
+ALTER TABLE rel.profiles ENABLE ROW LEVEL SECURITY;
+-- Unwrapped calls on purpose: evaluated per row, through the per-call-site cache.
+CREATE POLICY own_first_party ON rel.user_data TO authenticated
+  USING (owner = oauth_rls.user_id() AND oauth_rls.is_first_party());
+CREATE POLICY signed_in_not_blocked ON rel.profiles FOR SELECT TO authenticated
+  USING (oauth_rls.user_id() IS NOT NULL AND oauth_rls.current_tier() <> 'blocked');
+GRANT SELECT ON rel.user_data, rel.profiles TO authenticated;
+
+-- Which backend served which user: proves the pool interleaved users.
+CREATE UNLOGGED TABLE rel.served (pid int NOT NULL, u int NOT NULL, kind int NOT NULL);
+GRANT INSERT ON rel.served TO authenticated;
+
+-- Raises unless the request looks like no request at all: what every
+-- transaction must find before it sets its own claims (nothing leaked from
+-- the previous user of the pooled backend).
+CREATE FUNCTION rel.check_clean() RETURNS void LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+  IF oauth_rls.claims() IS NOT NULL OR oauth_rls.user_id() IS NOT NULL
+     OR oauth_rls.client_id() IS NOT NULL OR oauth_rls.current_tier() <> 'direct'
+     OR pg_catalog.current_setting('oauth_rls.unregistered_client_tier') <> 'third_party' THEN
+    RAISE EXCEPTION 'pid %: claims leaked from an earlier transaction: user % client % tier %',
+      pg_catalog.pg_backend_pid(), oauth_rls.user_id(), oauth_rls.client_id(), oauth_rls.current_tier();
+  END IF;
+END
+$$;
+
+-- Raises unless everything the extension answers is user u's through persona kind.
+CREATE FUNCTION rel.check(u int, kind int) RETURNS void LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+  want_user uuid := rel.uid(u);
+  want_tier oauth_rls.tier := rel.tier(kind);
+  got_rows uuid[];
+  got_profiles bigint;
+  got jsonb;
+BEGIN
+  got := pg_catalog.jsonb_build_object('user_id', oauth_rls.user_id(), 'client_id', oauth_rls.client_id(),
+    'tier', oauth_rls.current_tier(), 'session_id', oauth_rls.session_id(),
+    'has_own_scope', oauth_rls.has_scope('s' || u), 'has_other_scope', oauth_rls.has_scope('s' || (u + 1)),
+    'claim_sub', oauth_rls.claim('sub'));
+  IF got IS DISTINCT FROM pg_catalog.jsonb_build_object('user_id', want_user, 'client_id', rel.client(u, kind),
+       'tier', want_tier, 'session_id', rel.sid(u), 'has_own_scope', true, 'has_other_scope', false,
+       'claim_sub', want_user::text) THEN
+    RAISE EXCEPTION 'pid %: user % kind % got %', pg_catalog.pg_backend_pid(), u, kind, got;
+  END IF;
+  -- the rows visible under RLS: exactly the user's own two, or none
+  SELECT pg_catalog.array_agg(owner) INTO got_rows FROM rel.user_data;
+  IF want_tier IN ('direct', 'first_party') THEN
+    IF got_rows IS DISTINCT FROM ARRAY[want_user, want_user] THEN
+      RAISE EXCEPTION 'pid %: user % kind % sees user_data of %', pg_catalog.pg_backend_pid(), u, kind, got_rows;
+    END IF;
+  ELSIF got_rows IS NOT NULL THEN
+    RAISE EXCEPTION 'pid %: user % kind % (tier %) sees user_data of %', pg_catalog.pg_backend_pid(), u, kind, want_tier, got_rows;
+  END IF;
+  SELECT pg_catalog.count(*) INTO got_profiles FROM rel.profiles;
+  IF got_profiles <> (CASE WHEN want_tier = 'blocked' THEN 0 ELSE 200 END) THEN
+    RAISE EXCEPTION 'pid %: user % kind % sees % profiles', pg_catalog.pg_backend_pid(), u, kind, got_profiles;
+  END IF;
+  INSERT INTO rel.served VALUES (pg_catalog.pg_backend_pid(), u, kind);
+END
+$$;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA rel TO PUBLIC;
