@@ -1,0 +1,152 @@
+-- Bad input through every public function.  For each input: the distinct
+-- outcomes of every claim-reading function (an error with its SQLSTATE and
+-- message, or the answer), and whether a row guarded by is_first_party()
+-- became visible.  Malformed claims must raise, or give the least trusted
+-- answer; none may crash the backend, widen access or echo the input (every
+-- bad input below carries the marker SECRET, which no message may show).
+\set VERBOSITY terse
+CREATE TABLE bad_secret (id int);
+INSERT INTO bad_secret VALUES (1);
+ALTER TABLE bad_secret ENABLE ROW LEVEL SECURITY;
+CREATE POLICY first_party_only ON bad_secret TO authenticated
+  USING (oauth_rls.user_id() IS NOT NULL AND oauth_rls.is_first_party());
+GRANT SELECT ON bad_secret TO authenticated;
+INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES ('bad-fp', 'first party', 'first_party');
+
+-- Outcome of one expression: its value, or its error; a message showing the
+-- marker is flagged.
+CREATE FUNCTION pg_temp.outcome(expr text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  result text;
+BEGIN
+  EXECUTE 'SELECT (' || expr || ')::text' INTO result;
+  RETURN coalesce(left(result, 60), 'NULL');
+EXCEPTION WHEN OTHERS THEN
+  RETURN 'ERROR ' || SQLSTATE || ': ' || SQLERRM
+         || CASE WHEN SQLERRM LIKE '%SECRET%' THEN ' [ECHOES INPUT]' ELSE '' END;
+END
+$$;
+-- Every claim reader, grouped by outcome; run as authenticated, as under RLS.
+CREATE FUNCTION pg_temp.probe() RETURNS TABLE (functions text, outcome text) LANGUAGE sql AS $$
+  SELECT string_agg(fn, ' ' ORDER BY ord), o
+  FROM (SELECT ord, fn, pg_temp.outcome(expr) AS o
+        FROM unnest(ARRAY['claims', 'claim', 'user_id', 'client_id', 'session_id', 'scopes',
+                          'has_scope', 'current_tier', 'is_oauth', 'is_first_party', 'rows'],
+                    ARRAY['length(oauth_rls.claims()::text)', 'length(oauth_rls.claim(''sub''))',
+                          'oauth_rls.user_id()', 'oauth_rls.client_id()', 'oauth_rls.session_id()',
+                          'cardinality(oauth_rls.scopes())', 'oauth_rls.has_scope(''openid'')',
+                          'oauth_rls.current_tier()', 'oauth_rls.is_oauth()', 'oauth_rls.is_first_party()',
+                          '(SELECT count(*) FROM bad_secret)'])
+             WITH ORDINALITY AS t(fn, expr, ord)) s
+  GROUP BY o ORDER BY min(ord)
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.outcome(text), pg_temp.probe() TO authenticated;
+CREATE FUNCTION pg_temp.try(claims text) RETURNS TABLE (functions text, outcome text) LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('request.jwt.claims', claims, false);
+  RETURN QUERY SELECT * FROM pg_temp.probe();
+  PERFORM set_config('request.jwt.claims', '', false);
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.try(text) TO authenticated;
+SET ROLE authenticated;
+
+-- Baseline: a good first-party token sees the row.
+SELECT * FROM pg_temp.try('{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","client_id":"bad-fp","scope":"openid"}');
+
+-- Truncated JSON, at several points.
+SELECT * FROM pg_temp.try('{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","client_id":"SECRET');
+SELECT * FROM pg_temp.try('{"sub":"SECRET-4b5a-4c6d-8e7f-0123456789ab",');
+SELECT * FROM pg_temp.try('{"client_id":');
+SELECT * FROM pg_temp.try('{');
+SELECT * FROM pg_temp.try('SECRET');
+
+-- Not an object.
+SELECT * FROM pg_temp.try('["SECRET"]');
+SELECT * FROM pg_temp.try('"SECRET"');
+SELECT * FROM pg_temp.try('42');
+SELECT * FROM pg_temp.try('null');
+SELECT * FROM pg_temp.try('true');
+
+-- Deeply nested JSON: at the top, and inside an otherwise good token.
+SELECT * FROM pg_temp.try(repeat('[', 100000) || repeat(']', 100000));
+SELECT * FROM pg_temp.try('{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","client_id":"bad-fp","app_metadata":'
+                          || repeat('{"a":', 100000) || '1' || repeat('}', 100000) || '}');
+SELECT * FROM pg_temp.try('{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","client_id":"bad-fp","app_metadata":'
+                          || repeat('{"a":', 1000) || '"SECRET"' || repeat('}', 1000) || '}');
+
+-- 1 MB claims: a huge claim beside good ones works; a huge scope claim splits.
+SELECT * FROM pg_temp.try('{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","client_id":"bad-fp","pad":"'
+                          || repeat('x', 1048576) || '"}');
+SELECT * FROM pg_temp.try('{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","scope":"' || repeat('a ', 524288) || 'openid"}');
+SELECT * FROM pg_temp.try('{"client_id":"' || repeat('x', 1048576) || '"}');
+
+-- Huge arrays: where an array is allowed (aud) and where it is not.
+SELECT * FROM pg_temp.try('{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","client_id":"bad-fp","aud":['
+                          || repeat('"authenticated",', 100000) || '"authenticated"]}');
+SELECT * FROM pg_temp.try('{"client_id":[' || repeat('"bad-fp",', 100000) || '"bad-fp"]}');
+SELECT * FROM pg_temp.try('{"scope":[' || repeat('"openid",', 100000) || '"openid"]}');
+
+-- Wrong JSON types for every claim that is read.
+SELECT c AS claim, v AS value, p.*
+FROM unnest(ARRAY['sub', 'session_id', 'client_id', 'scope']) AS c,
+     unnest(ARRAY['12345', '["SECRET"]', '{"v":"SECRET"}', 'true', 'null', '""', '"SECRET"', '" "']) AS v,
+     LATERAL pg_temp.try('{"' || c || '":' || v || '}') AS p
+ORDER BY array_position(ARRAY['sub', 'session_id', 'client_id', 'scope'], c),
+         array_position(ARRAY['12345', '["SECRET"]', '{"v":"SECRET"}', 'true', 'null', '""', '"SECRET"', '" "'], v),
+         p.functions;
+
+-- Strings the JSON parser refuses, and odd but valid ones.
+SELECT * FROM pg_temp.try('{"client_id":"\ud800SECRET"}');
+SELECT * FROM pg_temp.try('{"client_id":"SECRET\u0000"}');
+SELECT * FROM pg_temp.try('{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","client_id":"bad-fp\u0000"}');
+SELECT * FROM pg_temp.try('{"client_id":"bad-f\u0070"}');
+SELECT * FROM pg_temp.try('{"client_id":"bad-fp ","sub":"6F1C2D3E-4B5A-4C6D-8E7F-0123456789AB"}');
+SELECT * FROM pg_temp.try('{"sub":"{6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab}"}');
+SELECT * FROM pg_temp.try('{"sub":"6f1c2d3e4b5a4c6d8e7f0123456789ab"}');
+SELECT * FROM pg_temp.try('{"client_id":"' || repeat('é', 300) || '"}');
+-- Duplicate keys: jsonb keeps the last one, as auth.jwt() does.
+SELECT * FROM pg_temp.try('{"client_id":"bad-fp","client_id":"SECRET"}');
+SELECT * FROM pg_temp.try('{"client_id":"SECRET","client_id":"bad-fp"}');
+
+-- Invalid UTF-8 never reaches the extension: PostgreSQL refuses it first.
+SELECT set_config('request.jwt.claims', convert_from('\x7b22636c69656e745f6964223a22ff227d'::bytea, 'UTF8'), false);
+SELECT set_config('request.jwt.claims', E'{"client_id":"\xc3\x28"}', false);
+SELECT * FROM pg_temp.probe();
+
+-- The legacy settings: request.jwt.claim wins over request.jwt.claims, and
+-- request.jwt.claim.sub over the claims' sub; each is checked the same way.
+SELECT set_config('request.jwt.claims', '{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","client_id":"bad-fp"}', false);
+SELECT set_config('request.jwt.claim', '{"client_id":', false);
+SELECT * FROM pg_temp.probe();
+SELECT set_config('request.jwt.claim', '', false);
+SELECT set_config('request.jwt.claim.sub', 'SECRET', false);
+SELECT * FROM pg_temp.probe();
+SELECT set_config('request.jwt.claim.sub', '', false);
+SELECT set_config('request.jwt.claim.client_id', repeat('x', 256), false);
+SELECT * FROM pg_temp.probe();
+RESET request.jwt.claim.client_id;
+RESET request.jwt.claims;
+
+-- NULL for every argument: strict functions answer NULL; NULL settings clear.
+SELECT oauth_rls.claim(NULL) IS NULL AS claim_null, oauth_rls.has_scope(NULL) IS NULL AS has_scope_null,
+       oauth_rls.tier_of(NULL) IS NULL AS tier_of_null;
+SELECT set_config('request.jwt.claims', NULL, false) IS NULL AS set_null;
+SELECT * FROM pg_temp.probe();
+
+-- tier_of() with odd client ids: never an error, never more than the default tier.
+SELECT oauth_rls.tier_of('') AS empty, oauth_rls.tier_of(repeat('x', 1048576)) AS huge,
+       oauth_rls.tier_of('bad-fp ') AS trailing_space, oauth_rls.tier_of('BAD-FP') AS other_case,
+       oauth_rls.tier_of('bad-fp') AS registered;
+SET oauth_rls.unregistered_client_tier = blocked;
+SELECT oauth_rls.tier_of('') AS empty, oauth_rls.tier_of(repeat('x', 1048576)) AS huge;
+RESET oauth_rls.unregistered_client_tier;
+SET oauth_rls.unregistered_client_tier = first_party;
+SET oauth_rls.unregistered_client_tier = 'SECRET';
+SET oauth_rls.unregistered_client_tier = '';
+
+-- The backend survived all of the above.
+SELECT 1 AS alive;
+RESET ROLE;
+DELETE FROM oauth_rls.clients WHERE client_id = 'bad-fp';
+DROP TABLE bad_secret;
