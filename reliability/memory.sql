@@ -15,12 +15,19 @@ INSERT INTO oauth_rls.clients (client_id, name, tier)
   FROM generate_series(0, 49) i;
 CREATE FUNCTION mem.total() RETURNS bigint LANGUAGE sql
   AS 'SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts';
+-- The count is returned and checked: an aggregate whose result is not used
+-- is dropped by the planner, and the calls with it.
 CREATE FUNCTION mem.in_statement(expr text, n int) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
+  calls bigint;
   result bigint;
 BEGIN
-  EXECUTE format('SELECT (SELECT sum(total_bytes) FROM pg_backend_memory_contexts)::bigint
-                  FROM (SELECT count(%s) FROM (SELECT generate_series(1, %s)) g) c', expr, n) INTO result;
+  EXECUTE format('SELECT c.calls, (SELECT sum(total_bytes) FROM pg_backend_memory_contexts)::bigint
+                  FROM (SELECT count(%s) AS calls FROM (SELECT generate_series(1, %s)) g) c', expr, n)
+    INTO calls, result;
+  IF calls <> n THEN
+    RAISE EXCEPTION '% was evaluated % times, not %', expr, calls, n;
+  END IF;
   RETURN result;
 END
 $$;
