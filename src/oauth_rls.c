@@ -8,8 +8,10 @@
 #include "utils/guc.h"
 
 #include "claims.h"
+#include "hook.h"
 #include "invalidation.h"
 #include "oauth_rls.h"
+#include "policies.h"
 
 PG_MODULE_MAGIC;
 
@@ -46,6 +48,9 @@ _PG_init(void)
 							 &oauth_rls_unregistered_tier, TIER_THIRD_PARTY,
 							 unregistered_tier_options,
 							 PGC_USERSET, 0, NULL, assign_cached_setting, NULL);
+	policies_init();
+
+	hook_init();
 
 	/* Every oauth_rls.* setting is defined above this line. */
 	MarkGUCPrefixReserved("oauth_rls");

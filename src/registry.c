@@ -79,9 +79,13 @@ client_cache_usable(void)
 		(!client_cache_parallel || IsInParallelMode());
 }
 
-/* Reads one client's tier from oauth_rls.clients through clients_pkey. */
-static bool
-read_registry(const char *client_id, OAuthTier *tier)
+/*
+ * Finds a client's row in oauth_rls.clients through clients_pkey and hands it
+ * to fn while the table is open and the snapshot registered (so toasted
+ * values can still be fetched).  Returns false when there is no such row.
+ */
+bool
+registry_read_row(const char *client_id, RegistryRowCallback fn, void *arg)
 {
 	Oid			relid = oauth_rls_table_oid(OAUTH_TABLE_CLIENTS);
 	Oid			indexid = oauth_rls_relation_oid("clients_pkey");
@@ -111,20 +115,46 @@ read_registry(const char *client_id, OAuthTier *tier)
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
-		AttrNumber	attnum = get_attnum(relid, "tier");
-		bool		isnull;
-		Datum		label = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
-
-		if (!isnull)
-		{
-			*tier = oauth_rls_tier_from_oid(DatumGetObjectId(label));
-			found = true;
-		}
+		fn(tuple, RelationGetDescr(rel), arg);
+		found = true;
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+typedef struct TierRead
+{
+	bool		found;
+	OAuthTier	tier;
+} TierRead;
+
+static void
+read_tier_column(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	TierRead   *out = (TierRead *) arg;
+	AttrNumber	attnum = get_attnum(oauth_rls_table_oid(OAUTH_TABLE_CLIENTS), "tier");
+	bool		isnull;
+	Datum		label = heap_getattr(tuple, attnum, desc, &isnull);
+
+	if (!isnull)
+	{
+		out->tier = oauth_rls_tier_from_oid(DatumGetObjectId(label));
+		out->found = true;
+	}
+}
+
+/* Reads one client's tier from oauth_rls.clients. */
+static bool
+read_registry(const char *client_id, OAuthTier *tier)
+{
+	TierRead	out = {false, TIER_BLOCKED};
+
+	registry_read_row(client_id, read_tier_column, &out);
+	if (out.found)
+		*tier = out.tier;
+	return out.found;
 }
 
 bool
