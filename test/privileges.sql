@@ -17,12 +17,19 @@ SELECT fn, '*' FROM unnest(ARRAY[
   'oauth_rls.claims()', 'oauth_rls.claim(text)', 'oauth_rls.user_id()', 'oauth_rls.client_id()',
   'oauth_rls.session_id()', 'oauth_rls.scopes()', 'oauth_rls.has_scope(text)',
   'oauth_rls.current_tier()', 'oauth_rls.tier_of(text)', 'oauth_rls.is_oauth()',
-  'oauth_rls.is_first_party()']) AS fn;
+  'oauth_rls.is_first_party()',
+  -- policies (issue: guards): called by every guarded table's policy
+  'oauth_rls.allows(regclass,text)', 'oauth_rls.session_active()']) AS fn;
+-- The token hook: Supabase Auth's role only.
+INSERT INTO allowed_execute VALUES
+  ('oauth_rls.custom_access_token_hook(jsonb)', 'supabase_auth_admin');
 
 -- Table privileges each role holds ('role:PRIVILEGE').
 CREATE TEMP TABLE allowed_table (rel text, grants text[]);
 INSERT INTO allowed_table VALUES
-  ('oauth_rls.clients', ARRAY['supabase_auth_admin:SELECT']);
+  ('oauth_rls.clients', ARRAY['supabase_auth_admin:SELECT']),
+  -- the hook counts issued tokens per client and hour
+  ('oauth_rls.token_issuance', ARRAY['supabase_auth_admin:INSERT', 'supabase_auth_admin:SELECT', 'supabase_auth_admin:UPDATE']);
 
 -- SECURITY DEFINER functions anon/authenticated may execute (documented in
 -- docs/reliability.md, each with why it is harmless).  None today.
@@ -38,7 +45,7 @@ CREATE TEMP VIEW ext_relations AS
   FROM pg_class c
   WHERE c.relnamespace = 'oauth_rls'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S');
 
-SELECT ok((SELECT count(*) FROM ext_functions) >= 11, 'the catalog query finds the extension''s functions');
+SELECT ok((SELECT count(*) FROM ext_functions) >= 14, 'the catalog query finds the extension''s functions');
 SELECT ok((SELECT count(*) FROM ext_relations WHERE relkind = 'r') >= 1, 'the catalog query finds the extension''s tables');
 
 -- 1. EXECUTE matrix: one test per function, listing the roles that can run it.
@@ -75,7 +82,7 @@ SELECT ok(NOT has_any_column_privilege(r.role, x.oid, p.priv)
 FROM ext_relations x
 CROSS JOIN (VALUES ('anon'), ('authenticated')) r(role)
 CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE')) p(priv)
-WHERE x.rel IN ('oauth_rls.clients', 'oauth_rls.access_matrix', 'oauth_rls.api_keys')
+WHERE x.rel IN ('oauth_rls.clients', 'oauth_rls.access_matrix', 'oauth_rls.guarded_tables', 'oauth_rls.api_keys')
 ORDER BY x.rel, r.role, p.priv;
 
 SET LOCAL ROLE anon;
@@ -88,6 +95,9 @@ SELECT throws_ok('SELECT count(*) FROM oauth_rls.clients', '42501', NULL, 'authe
 SELECT throws_ok($$UPDATE oauth_rls.clients SET tier = 'first_party'$$, '42501', NULL,
                  'authenticated cannot change a tier');
 SELECT throws_ok('DELETE FROM oauth_rls.clients', '42501', NULL, 'authenticated cannot delete a client');
+SELECT throws_ok('SELECT count(*) FROM oauth_rls.access_matrix', '42501', NULL, 'authenticated cannot read the access matrix');
+SELECT throws_ok($$INSERT INTO oauth_rls.access_matrix SELECT * FROM oauth_rls.access_matrix$$, '42501', NULL,
+                 'authenticated cannot write the access matrix');
 -- ...yet the C lookups work for them, without any grant
 SELECT is(oauth_rls.tier_of('no-such-client'), 'third_party'::oauth_rls.tier,
           'authenticated gets tiers through tier_of() without a grant on the registry');
