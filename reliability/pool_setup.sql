@@ -8,35 +8,44 @@ GRANT USAGE ON SCHEMA rel TO PUBLIC;
 
 -- persona kinds: 0 direct, 1 first-party, 2 third-party, 3 blocked,
 -- 4 unregistered (third_party by default), 5 unregistered under
--- oauth_rls.unregistered_client_tier = blocked
+-- oauth_rls.unregistered_client_tier = blocked, 6 third-party whose session
+-- was revoked (its session_id is no row of auth.sessions)
 CREATE FUNCTION rel.uid(u int) RETURNS uuid LANGUAGE sql IMMUTABLE
   SET search_path = pg_catalog, pg_temp
   AS $$ SELECT pg_catalog.format('00000000-0000-4000-8000-%s', pg_catalog.lpad(pg_catalog.to_hex(u), 12, '0'))::uuid $$;
-CREATE FUNCTION rel.sid(u int) RETURNS uuid LANGUAGE sql IMMUTABLE
+CREATE FUNCTION rel.sid(u int, kind int) RETURNS uuid LANGUAGE sql IMMUTABLE
   SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT pg_catalog.format('11111111-0000-4000-8000-%s', pg_catalog.lpad(pg_catalog.to_hex(u), 12, '0'))::uuid $$;
+  AS $$ SELECT pg_catalog.format('%s-0000-4000-8000-%s', CASE WHEN kind = 6 THEN 'dead0000' ELSE '11111111' END,
+                                  pg_catalog.lpad(pg_catalog.to_hex(u), 12, '0'))::uuid $$;
+-- Supabase issues client ids as uuid strings: f... first-party, e... third-party,
+-- b... blocked (7 of each), d... one unregistered client per user.
 CREATE FUNCTION rel.client(u int, kind int) RETURNS text LANGUAGE sql IMMUTABLE
   SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT CASE kind WHEN 0 THEN NULL
-                         WHEN 1 THEN 'fp-' || (u % 7)
-                         WHEN 2 THEN 'tp-' || (u % 7)
-                         WHEN 3 THEN 'bl-' || (u % 7)
-                         ELSE 'unreg-' || u END $$;
+  AS $$ SELECT CASE WHEN kind = 0 THEN NULL
+                    WHEN kind IN (4, 5) THEN pg_catalog.format('d0000000-0000-4000-8000-%s', pg_catalog.lpad(pg_catalog.to_hex(u), 12, '0'))
+                    ELSE pg_catalog.format('%s0000000-0000-4000-8000-00000000000%s',
+                                           (ARRAY['f', 'e', 'b', '', '', 'e'])[kind], u % 7) END $$;
 CREATE FUNCTION rel.tier(kind int) RETURNS oauth_rls.tier LANGUAGE sql IMMUTABLE
   SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT (ARRAY['direct', 'first_party', 'third_party', 'blocked', 'third_party', 'blocked'])[kind + 1]::oauth_rls.tier $$;
+  AS $$ SELECT (ARRAY['direct', 'first_party', 'third_party', 'blocked', 'third_party', 'blocked', 'third_party'])[kind + 1]::oauth_rls.tier $$;
 -- The claims PostgREST would set for user u coming through persona kind.
 CREATE FUNCTION rel.claims(u int, kind int) RETURNS text LANGUAGE sql IMMUTABLE
   SET search_path = pg_catalog, pg_temp
   AS $$ SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
            'sub', rel.uid(u), 'role', 'authenticated', 'aud', 'authenticated',
-           'session_id', rel.sid(u), 'client_id', rel.client(u, kind),
+           'session_id', rel.sid(u, kind), 'client_id', rel.client(u, kind),
            'scope', 'openid s' || u))::text $$;
 
 INSERT INTO oauth_rls.clients (client_id, name, tier)
-SELECT p || '-' || i, p || ' app ' || i, t::oauth_rls.tier
-FROM (VALUES ('fp', 'first_party'), ('tp', 'third_party'), ('bl', 'blocked')) AS v(p, t),
-     generate_series(0, 6) AS i;
+SELECT rel.client(i, k), 'app ' || k || '-' || i, rel.tier(k)
+FROM generate_series(1, 3) k, generate_series(0, 6) i;
+-- Auth's side: users, their live sessions, the OAuth clients
+INSERT INTO auth.users (id, aud, role, email)
+  SELECT rel.uid(u), 'authenticated', 'authenticated', 'u' || u || '@example.com' FROM generate_series(1, 200) u;
+INSERT INTO auth.sessions (id, user_id, created_at) SELECT rel.sid(u, 0), rel.uid(u), now() FROM generate_series(1, 200) u;
+INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types, client_name)
+  SELECT DISTINCT rel.client(u, k)::uuid, 'dynamic'::auth.oauth_registration_type, 'https://x.example/cb', 'authorization_code', 'c'
+  FROM generate_series(1, 200) u, generate_series(1, 4) k;
 
 CREATE TABLE rel.user_data (id serial PRIMARY KEY, owner uuid NOT NULL, note text);
 CREATE TABLE rel.profiles (id serial PRIMARY KEY, owner uuid NOT NULL);
@@ -52,6 +61,16 @@ CREATE POLICY signed_in_not_blocked ON rel.profiles FOR SELECT TO authenticated
   USING (oauth_rls.user_id() IS NOT NULL AND oauth_rls.current_tier() <> 'blocked');
 GRANT SELECT ON rel.user_data, rel.profiles TO authenticated;
 
+-- A guarded table: own rows by the permissive policy; the matrix lets
+-- third-party clients select (no more); revoked sessions get nothing.
+CREATE TABLE rel.guarded (id serial PRIMARY KEY, owner uuid NOT NULL);
+INSERT INTO rel.guarded (owner) SELECT rel.uid(u) FROM generate_series(1, 200) u;
+ALTER TABLE rel.guarded ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON rel.guarded TO authenticated USING (owner = oauth_rls.user_id());
+GRANT SELECT, DELETE ON rel.guarded TO authenticated;
+SELECT oauth_rls.guard('rel.guarded');
+SELECT oauth_rls.set_access('rel.guarded', 'third_party', '{select}');
+
 -- Which backend served which user: proves the pool interleaved users.
 CREATE UNLOGGED TABLE rel.served (pid int NOT NULL, u int NOT NULL, kind int NOT NULL);
 GRANT INSERT ON rel.served TO authenticated;
@@ -65,6 +84,7 @@ $$
 BEGIN
   IF oauth_rls.claims() IS NOT NULL OR oauth_rls.user_id() IS NOT NULL
      OR oauth_rls.client_id() IS NOT NULL OR oauth_rls.current_tier() <> 'direct'
+     OR NOT oauth_rls.session_active()
      OR pg_catalog.current_setting('oauth_rls.unregistered_client_tier') <> 'third_party' THEN
     RAISE EXCEPTION 'pid %: claims leaked from an earlier transaction: user % client % tier %',
       pg_catalog.pg_backend_pid(), oauth_rls.user_id(), oauth_rls.client_id(), oauth_rls.current_tier();
@@ -86,10 +106,14 @@ BEGIN
   got := pg_catalog.jsonb_build_object('user_id', oauth_rls.user_id(), 'client_id', oauth_rls.client_id(),
     'tier', oauth_rls.current_tier(), 'session_id', oauth_rls.session_id(),
     'has_own_scope', oauth_rls.has_scope('s' || u), 'has_other_scope', oauth_rls.has_scope('s' || (u + 1)),
-    'claim_sub', oauth_rls.claim('sub'));
+    'claim_sub', oauth_rls.claim('sub'), 'session_active', oauth_rls.session_active(),
+    'allows_select', oauth_rls.allows('rel.guarded', 'select'), 'allows_delete', oauth_rls.allows('rel.guarded', 'delete'),
+    'guarded_rows', (SELECT pg_catalog.array_agg(owner) FROM rel.guarded));
   IF got IS DISTINCT FROM pg_catalog.jsonb_build_object('user_id', want_user, 'client_id', rel.client(u, kind),
-       'tier', want_tier, 'session_id', rel.sid(u), 'has_own_scope', true, 'has_other_scope', false,
-       'claim_sub', want_user::text) THEN
+       'tier', want_tier, 'session_id', rel.sid(u, kind), 'has_own_scope', true, 'has_other_scope', false,
+       'claim_sub', want_user::text, 'session_active', kind <> 6,
+       'allows_select', kind IN (0, 1, 2, 4), 'allows_delete', kind IN (0, 1),
+       'guarded_rows', CASE WHEN kind IN (0, 1, 2, 4) THEN ARRAY[want_user] END) THEN
     RAISE EXCEPTION 'pid %: user % kind % got %', pg_catalog.pg_backend_pid(), u, kind, got;
   END IF;
   -- the rows visible under RLS: exactly the user's own two, or none
