@@ -55,4 +55,40 @@ DO $$ BEGIN ASSERT oauth_rls.current_tier() = 'third_party', format('after repla
 SET ROLE authenticated;
 DO $$ BEGIN ASSERT (SELECT count(*) FROM public.sb_data) = 0, 'deleted client saw rows'; END $$;
 RESET ROLE;
+-- guarded RLS and session revocation: a live third-party session reads its
+-- own row through the guard; its revocation on the primary cuts it off here
+SELECT set_config('request.jwt.claims', '{"sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","client_id":"0d000000-0000-4000-8000-00000000000d","session_id":"5e000000-0000-4000-8000-00000000000d","role":"authenticated"}', false) IS NULL;
+SET ROLE authenticated;
+DO $$
+BEGIN
+  ASSERT oauth_rls.session_active(), 'session not active on the standby';
+  ASSERT oauth_rls.allows('public.sb_guarded', 'select') AND NOT oauth_rls.allows('public.sb_guarded', 'delete'), 'matrix';
+  ASSERT (SELECT array_agg(owner::text) FROM public.sb_guarded) = '{6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab}', 'guarded rows';
+END $$;
+RESET ROLE;
+-- the token hook: read-only on a standby, it must still answer (never raise)
+SET ROLE supabase_auth_admin;
+DO $$
+DECLARE
+  result jsonb := oauth_rls.custom_access_token_hook(jsonb_build_object(
+    'user_id', '6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab', 'authentication_method', 'token_refresh',
+    'claims', jsonb_build_object('iss', 'https://x.supabase.co/auth/v1', 'aud', 'authenticated', 'exp', 4102444800,
+      'iat', 1700000000, 'sub', '6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab', 'email', 'ann@example.com', 'phone', '',
+      'role', 'authenticated', 'aal', 'aal1', 'session_id', '5e000000-0000-4000-8000-00000000000d',
+      'is_anonymous', false, 'client_id', '0d000000-0000-4000-8000-00000000000d', 'scope', 'openid email')));
+BEGIN
+  ASSERT result #>> '{claims,client_tier}' = 'third_party' AND NOT result ? 'error',
+    format('hook on the standby answered %s', result);
+END $$;
+RESET ROLE;
+\setenv CHANGE 'DELETE FROM auth.sessions WHERE id = ''5e000000-0000-4000-8000-00000000000d'''
+\! "$WAIT_REPLAY"
+SET ROLE authenticated;
+DO $$
+BEGIN
+  ASSERT NOT oauth_rls.session_active(), 'revoked session still active on the standby';
+  ASSERT NOT oauth_rls.allows('public.sb_guarded', 'select'), 'revoked session still allowed';
+  ASSERT (SELECT count(*) FROM public.sb_guarded) = 0, 'revoked session still sees rows';
+END $$;
+RESET ROLE;
 \echo standby checks passed
