@@ -31,11 +31,13 @@ CREATE FUNCTION pg_temp.probe() RETURNS TABLE (functions text, outcome text) LAN
   SELECT string_agg(fn, ' ' ORDER BY ord), o
   FROM (SELECT ord, fn, pg_temp.outcome(expr) AS o
         FROM unnest(ARRAY['claims', 'claim', 'user_id', 'client_id', 'session_id', 'scopes',
-                          'has_scope', 'current_tier', 'is_oauth', 'is_first_party', 'rows'],
+                          'has_scope', 'current_tier', 'is_oauth', 'is_first_party', 'session_active',
+                          'allows', 'rows'],
                     ARRAY['length(oauth_rls.claims()::text)', 'length(oauth_rls.claim(''sub''))',
                           'oauth_rls.user_id()', 'oauth_rls.client_id()', 'oauth_rls.session_id()',
                           'cardinality(oauth_rls.scopes())', 'oauth_rls.has_scope(''openid'')',
                           'oauth_rls.current_tier()', 'oauth_rls.is_oauth()', 'oauth_rls.is_first_party()',
+                          'oauth_rls.session_active()', 'oauth_rls.allows(''bad_secret'', ''select'')',
                           '(SELECT count(*) FROM bad_secret)'])
              WITH ORDINALITY AS t(fn, expr, ord)) s
   GROUP BY o ORDER BY min(ord)
@@ -146,6 +148,67 @@ RESET oauth_rls.unregistered_client_tier;
 SET oauth_rls.unregistered_client_tier = first_party;
 SET oauth_rls.unregistered_client_tier = 'SECRET';
 SET oauth_rls.unregistered_client_tier = '';
+
+-- allows(): NULLs answer NULL (strict); unknown commands and tables are refused.
+SELECT oauth_rls.allows(NULL, 'select') IS NULL AS null_table, oauth_rls.allows('bad_secret', NULL) IS NULL AS null_command;
+SELECT pg_temp.outcome('oauth_rls.allows(''bad_secret'', ''truncate'')');
+SELECT pg_temp.outcome('oauth_rls.allows(''bad_secret'', repeat(''x'', 1048576))') LIKE 'ERROR 22023:%' AS huge_command_refused;
+SELECT pg_temp.outcome('oauth_rls.allows(''bad_secret'', '''')');
+SELECT pg_temp.outcome('oauth_rls.allows(0, ''select'')');
+
+-- The token hook never raises and never returns NULL: every bad event gets
+-- an error object (or, where the event is usable, claims), never echoing it.
+RESET ROLE;
+CREATE FUNCTION pg_temp.hook(event text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  result jsonb;
+BEGIN
+  result := oauth_rls.custom_access_token_hook(event::jsonb);
+  RETURN CASE WHEN result IS NULL THEN 'NULL RESULT'
+              WHEN result ? 'error' THEN 'error ' || (result #>> '{error,http_code}') || ': '
+                   || left(result #>> '{error,message}', 100)
+              WHEN result ? 'claims' THEN 'claims, client_tier ' || coalesce(result #>> '{claims,client_tier}', '-')
+              ELSE 'OTHER ' || left(result::text, 60) END
+         || CASE WHEN result::text LIKE '%SECRET%' AND NOT result ? 'claims' THEN ' [ECHOES INPUT]' ELSE '' END;
+EXCEPTION WHEN OTHERS THEN
+  RETURN 'RAISED ' || SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.hook(text) TO supabase_auth_admin;
+SET ROLE supabase_auth_admin;
+-- whole events that are not usable
+SELECT n AS event, pg_temp.hook(e) AS outcome
+FROM (VALUES
+  ('null', 'null'), ('array', '["SECRET"]'), ('string', '"SECRET"'), ('empty object', '{}'),
+  ('claims null', '{"user_id":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","claims":null}'),
+  ('claims array', '{"user_id":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","claims":["SECRET"]}'),
+  ('claims string', '{"user_id":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","claims":"SECRET"}')
+) AS t(n, e);
+-- (truncated JSON cannot reach the hook: its argument is jsonb, and Auth builds the event)
+-- a complete, valid event with one claim replaced (or removed) at a time
+SELECT n AS event, pg_temp.hook(jsonb_build_object('user_id', '6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab',
+         'authentication_method', 'oauth_provider/authorization_code',
+         'claims', (base - strip) || o)::text) AS outcome
+FROM (SELECT '{"iss":"https://x.supabase.co/auth/v1","aud":"authenticated","exp":4102444800,"iat":1700000000,
+               "sub":"6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab","email":"ann@example.com","phone":"","role":"authenticated",
+               "aal":"aal1","session_id":"5e000000-0000-4000-8000-00000000000b","is_anonymous":false,
+               "client_id":"bad-fp","scope":"openid email"}'::jsonb AS base) b,
+     LATERAL (VALUES
+  ('valid (first-party)', '', '{}'::jsonb),
+  ('client_id number', '', '{"client_id":12345}'), ('client_id array', '', '{"client_id":["SECRET"]}'),
+  ('client_id object', '', '{"client_id":{"a":"SECRET"}}'), ('client_id empty', '', '{"client_id":""}'),
+  ('client_id null', '', '{"client_id":null}'), ('client_id unknown', '', '{"client_id":"SECRET-client"}'),
+  ('scope number', '', '{"scope":12345}'), ('scope object', '', '{"scope":{"a":"SECRET"}}'),
+  ('sub not uuid', '', '{"sub":"SECRET"}'), ('sub number', '', '{"sub":12345}'),
+  ('aud object', '', '{"aud":{"a":"SECRET"}}'), ('exp string', '', '{"exp":"SECRET"}'),
+  ('no sub', 'sub', '{}'), ('no aud', 'aud', '{}'),
+  ('1 MB claim', '', jsonb_build_object('pad', repeat('x', 1048576))),
+  ('deep app_metadata', '', ('{"app_metadata":' || repeat('{"a":', 2000) || '"SECRET"' || repeat('}', 2000) || '}')::jsonb),
+  ('huge aud array', '', jsonb_build_object('aud', (SELECT jsonb_agg('authenticated'::text) FROM generate_series(1, 100000))))
+) AS t(n, strip, o);
+SELECT pg_temp.hook(NULL) AS null_event;
+RESET ROLE;
+SET ROLE authenticated;
 
 -- The backend survived all of the above.
 SELECT 1 AS alive;
