@@ -158,7 +158,9 @@ SELECT pg_temp.outcome('oauth_rls.allows(0, ''select'')');
 
 -- The token hook never raises and never returns NULL: every bad event gets
 -- an error object (or, where the event is usable, claims), never echoing it.
+-- (In a transaction rolled back at the end: the hook counts issued tokens.)
 RESET ROLE;
+BEGIN;
 CREATE FUNCTION pg_temp.hook(event text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   result jsonb;
@@ -207,7 +209,7 @@ FROM (SELECT '{"iss":"https://x.supabase.co/auth/v1","aud":"authenticated","exp"
   ('huge aud array', '', jsonb_build_object('aud', (SELECT jsonb_agg('authenticated'::text) FROM generate_series(1, 100000))))
 ) AS t(n, strip, o);
 SELECT pg_temp.hook(NULL) AS null_event;
-RESET ROLE;
+ROLLBACK;
 SET ROLE authenticated;
 
 -- The backend survived all of the above.
