@@ -7,6 +7,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "api_keys.h"
 #include "claims.h"
 #include "hook.h"
 #include "invalidation.h"
@@ -41,6 +42,7 @@ _PG_init(void)
 {
 	claims_init();
 	invalidation_init();
+	api_keys_init();
 
 	DefineCustomEnumVariable("oauth_rls.unregistered_client_tier",
 							 "Tier of an OAuth client that is not in oauth_rls.clients.",
