@@ -19,17 +19,29 @@ SELECT fn, '*' FROM unnest(ARRAY[
   'oauth_rls.current_tier()', 'oauth_rls.tier_of(text)', 'oauth_rls.is_oauth()',
   'oauth_rls.is_first_party()',
   -- policies (issue: guards): called by every guarded table's policy
-  'oauth_rls.allows(regclass,text)', 'oauth_rls.session_active()']) AS fn;
+  'oauth_rls.allows(regclass,text)', 'oauth_rls.session_active()',
+  -- API keys: the key behind the request, for policies
+  'oauth_rls.api_key_id()', 'oauth_rls.api_key_owner()', 'oauth_rls.api_key_scopes()']) AS fn;
 -- The token hook: Supabase Auth's role only.
 INSERT INTO allowed_execute VALUES
   ('oauth_rls.custom_access_token_hook(jsonb)', 'supabase_auth_admin');
+-- API key management: the server-side service_role only (docs/api-keys.md).
+INSERT INTO allowed_execute (fn, role)
+SELECT fn, 'service_role' FROM unnest(ARRAY[
+  'oauth_rls._generate_api_key()', 'oauth_rls._is_valid_key_id(text)',
+  'oauth_rls.create_api_key(uuid,text,text[],timestamp with time zone,text)',
+  'oauth_rls.import_api_key(text,uuid,text,text,text[],timestamp with time zone,text,text)',
+  'oauth_rls.revoke_api_key(text)', 'oauth_rls.rotate_api_key(text,interval)',
+  'oauth_rls.validate_api_key(text)', 'oauth_rls.diagnose_api_key(text)']) AS fn;
 
 -- Table privileges each role holds ('role:PRIVILEGE').
 CREATE TEMP TABLE allowed_table (rel text, grants text[]);
 INSERT INTO allowed_table VALUES
   ('oauth_rls.clients', ARRAY['supabase_auth_admin:SELECT']),
   -- the hook counts issued tokens per client and hour
-  ('oauth_rls.token_issuance', ARRAY['supabase_auth_admin:INSERT', 'supabase_auth_admin:SELECT', 'supabase_auth_admin:UPDATE']);
+  ('oauth_rls.token_issuance', ARRAY['supabase_auth_admin:INSERT', 'supabase_auth_admin:SELECT', 'supabase_auth_admin:UPDATE']),
+  -- key digests: managed by service_role, never visible to anon/authenticated
+  ('oauth_rls.api_keys', ARRAY['service_role:DELETE', 'service_role:INSERT', 'service_role:SELECT', 'service_role:UPDATE']);
 
 -- SECURITY DEFINER functions anon/authenticated may execute (documented in
 -- docs/reliability.md, each with why it is harmless).  None today.
@@ -98,6 +110,9 @@ SELECT throws_ok('DELETE FROM oauth_rls.clients', '42501', NULL, 'authenticated 
 SELECT throws_ok('SELECT count(*) FROM oauth_rls.access_matrix', '42501', NULL, 'authenticated cannot read the access matrix');
 SELECT throws_ok($$INSERT INTO oauth_rls.access_matrix SELECT * FROM oauth_rls.access_matrix$$, '42501', NULL,
                  'authenticated cannot write the access matrix');
+SELECT throws_ok('SELECT count(*) FROM oauth_rls.api_keys', '42501', NULL, 'authenticated cannot read key digests');
+SELECT throws_ok('SELECT oauth_rls.validate_api_key(''pk_x.sk_y'')', '42501', NULL,
+                 'authenticated cannot probe keys with validate_api_key()');
 -- ...yet the C lookups work for them, without any grant
 SELECT is(oauth_rls.tier_of('no-such-client'), 'third_party'::oauth_rls.tier,
           'authenticated gets tiers through tier_of() without a grant on the registry');
