@@ -21,6 +21,9 @@ INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_type
   SELECT mem.id('c0000000', i)::uuid, 'dynamic', 'https://x.example/cb', 'authorization_code' FROM generate_series(0, 59) i;
 INSERT INTO auth.users (id) SELECT mem.id('a0000000', i)::uuid FROM generate_series(0, 999) i;
 INSERT INTO auth.sessions (id, user_id) SELECT mem.id('5e000000', i)::uuid, mem.id('a0000000', i)::uuid FROM generate_series(0, 999) i;
+-- 60 API keys of user 1, the request's X-API-Key header in the loop below
+CREATE TABLE mem.keys AS
+  SELECT i, oauth_rls.create_api_key(mem.id('a0000000', 1)::uuid, 'k' || i, '{read}') AS key FROM generate_series(0, 59) i;
 -- a guarded table, for allows()
 CREATE TABLE mem.guarded (id int);
 ALTER TABLE mem.guarded ENABLE ROW LEVEL SECURITY;
@@ -60,6 +63,9 @@ INSERT INTO mem.hot (fn, expr) VALUES
   ('oauth_rls.tier_of(text)', 'oauth_rls.tier_of(''c0000000-0000-4000-8000-000000000001'')'),
   ('oauth_rls.allows(regclass,text)', 'oauth_rls.allows(''mem.guarded''::regclass, ''select'')'),
   ('oauth_rls.session_active()', 'oauth_rls.session_active()'),
+  ('oauth_rls.api_key_owner()', 'oauth_rls.api_key_owner()'),
+  ('oauth_rls.api_key_id()', 'oauth_rls.api_key_id()'),
+  ('oauth_rls.api_key_scopes()', 'oauth_rls.api_key_scopes()'),
   ('oauth_rls.is_oauth()', 'oauth_rls.is_oauth()'),
   ('oauth_rls.is_first_party()', 'oauth_rls.is_first_party()');
 SELECT count(*) AS nhot FROM mem.hot \gset
@@ -73,8 +79,10 @@ FROM (SELECT string_agg(p.oid::regprocedure::text, ', ') AS missing
 
 -- a third-party client with a live session: every function takes its full path
 SELECT set_config('request.jwt.claims', '{"sub":"a0000000-0000-4000-8000-000000000001","client_id":"c0000000-0000-4000-8000-000000000001","session_id":"5e000000-0000-4000-8000-000000000001","scope":"openid email profile"}', false) IS NULL;
+SELECT set_config('request.headers', json_build_object('x-api-key', key)::text, false) IS NULL FROM mem.keys WHERE i = 0;
 DO $$ BEGIN ASSERT oauth_rls.session_active() AND oauth_rls.allows('mem.guarded', 'select')
-                   AND oauth_rls.current_tier() = 'third_party', 'memory fixture: not a live third-party session'; END $$;
+                   AND oauth_rls.current_tier() = 'third_party' AND oauth_rls.api_key_owner() IS NOT NULL,
+                   'memory fixture: not a live third-party session with a valid API key'; END $$;
 
 -- one statement per function: warm up, then 1k vs 1M calls
 SELECT mem.in_statement(expr, 1000) FROM mem.hot;
@@ -94,15 +102,19 @@ SELECT CASE WHEN :growth <= :slack THEN 'ok' ELSE 'not ok' END
 -- session-level settings alternate, transactions commit every 100
 -- iterations, 50 registered clients and 10 unregistered ones
 CREATE PROCEDURE mem.session_loop(iterations int) LANGUAGE plpgsql AS $$
+DECLARE
+  keys text[] := ARRAY(SELECT key FROM mem.keys ORDER BY i);
 BEGIN
   FOR i IN 1..iterations LOOP
+    PERFORM set_config('request.headers', json_build_object('x-api-key', keys[i % 60 + 1])::text, i % 2 = 0);
     PERFORM set_config('request.jwt.claims',
       format('{"sub":"%s","client_id":"%s","session_id":"%s","scope":"openid s%s"}',
              mem.id('a0000000', i % 1000), mem.id('c0000000', i % 60), mem.id('5e000000', i % 1000), i), i % 2 = 0);
     PERFORM oauth_rls.claims(), oauth_rls.claim('sub'), oauth_rls.user_id(), oauth_rls.client_id(),
             oauth_rls.session_id(), oauth_rls.scopes(), oauth_rls.has_scope('openid'),
             oauth_rls.current_tier(), oauth_rls.tier_of(mem.id('c0000000', i % 60)), oauth_rls.is_oauth(),
-            oauth_rls.is_first_party(), oauth_rls.allows('mem.guarded', 'select'), oauth_rls.session_active();
+            oauth_rls.is_first_party(), oauth_rls.allows('mem.guarded', 'select'), oauth_rls.session_active(),
+            oauth_rls.api_key_owner(), oauth_rls.api_key_id(), oauth_rls.api_key_scopes();
     IF i % 100 = 0 THEN
       COMMIT;
     END IF;
@@ -114,7 +126,7 @@ SELECT mem.total() AS before \gset
 CALL mem.session_loop(100000);
 SELECT (mem.total() - :before) AS growth \gset
 SELECT CASE WHEN :growth <= :slack THEN 'ok' ELSE 'not ok' END
-       || ' - memory: 100,000 claim changes x 13 functions (1,300,000 calls) in one session grew backend memory '
+       || ' - memory: 100,000 claim and key changes x 16 functions (1,600,000 calls) in one session grew backend memory '
        || :growth || ' bytes';
 
 -- the registry cache is bounded: a million distinct client ids

@@ -71,9 +71,29 @@ GRANT SELECT, DELETE ON rel.guarded TO authenticated;
 SELECT oauth_rls.guard('rel.guarded');
 SELECT oauth_rls.set_access('rel.guarded', 'third_party', '{select}');
 
+-- API keys (request.headers x-api-key, no JWT, role anon): kind 7 a key
+-- acting as its owner (tier direct), kind 8 a key for a third-party client.
+CREATE TABLE rel.keys (u int NOT NULL, kind int NOT NULL, key text NOT NULL, key_id text NOT NULL, PRIMARY KEY (u, kind));
+INSERT INTO rel.keys (u, kind, key, key_id)
+SELECT u, kind, k, substr(split_part(k, '.', 1), 4)
+FROM generate_series(1, 200) u, generate_series(7, 8) kind,
+     LATERAL oauth_rls.create_api_key(rel.uid(u), 'key ' || u || '/' || kind, ARRAY['s' || u],
+                                      NULL, CASE WHEN kind = 8 THEN rel.client(u, 2) END) AS k;
+GRANT SELECT ON rel.keys TO PUBLIC;
+CREATE FUNCTION rel.headers(u int, kind int) RETURNS text LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT pg_catalog.json_build_object('x-api-key', key, 'accept', '*/*')::text FROM rel.keys k
+        WHERE k.u = headers.u AND k.kind = headers.kind $$;
+CREATE TABLE rel.notes (id serial PRIMARY KEY, owner uuid NOT NULL);
+INSERT INTO rel.notes (owner) SELECT rel.uid(u) FROM generate_series(1, 200) u, generate_series(1, 3);
+ALTER TABLE rel.notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY key_owner ON rel.notes FOR SELECT TO anon
+  USING (owner = (SELECT oauth_rls.api_key_owner()) AND oauth_rls.is_first_party());
+GRANT SELECT ON rel.notes TO anon;
+
 -- Which backend served which user: proves the pool interleaved users.
 CREATE UNLOGGED TABLE rel.served (pid int NOT NULL, u int NOT NULL, kind int NOT NULL);
-GRANT INSERT ON rel.served TO authenticated;
+GRANT INSERT ON rel.served TO authenticated, anon;
 
 -- Raises unless the request looks like no request at all: what every
 -- transaction must find before it sets its own claims (nothing leaked from
@@ -84,7 +104,8 @@ $$
 BEGIN
   IF oauth_rls.claims() IS NOT NULL OR oauth_rls.user_id() IS NOT NULL
      OR oauth_rls.client_id() IS NOT NULL OR oauth_rls.current_tier() <> 'direct'
-     OR NOT oauth_rls.session_active()
+     OR NOT oauth_rls.session_active() OR oauth_rls.api_key_owner() IS NOT NULL
+     OR oauth_rls.api_key_id() IS NOT NULL OR oauth_rls.api_key_scopes() IS NOT NULL
      OR pg_catalog.current_setting('oauth_rls.unregistered_client_tier') <> 'third_party' THEN
     RAISE EXCEPTION 'pid %: claims leaked from an earlier transaction: user % client % tier %',
       pg_catalog.pg_backend_pid(), oauth_rls.user_id(), oauth_rls.client_id(), oauth_rls.current_tier();
@@ -128,6 +149,30 @@ BEGIN
   SELECT pg_catalog.count(*) INTO got_profiles FROM rel.profiles;
   IF got_profiles <> (CASE WHEN want_tier = 'blocked' THEN 0 ELSE 200 END) THEN
     RAISE EXCEPTION 'pid %: user % kind % sees % profiles', pg_catalog.pg_backend_pid(), u, kind, got_profiles;
+  END IF;
+  INSERT INTO rel.served VALUES (pg_catalog.pg_backend_pid(), u, kind);
+END
+$$;
+-- Raises unless the API-key request of user u (kind 7 or 8) gets exactly its
+-- own key's answers and the owner's notes (kind 7 only: a third-party key may not).
+CREATE FUNCTION rel.check_key(u int, kind int) RETURNS void LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+  got jsonb;
+  want jsonb;
+BEGIN
+  got := pg_catalog.jsonb_build_object('owner', oauth_rls.api_key_owner(), 'key_id', oauth_rls.api_key_id(),
+    'scopes', oauth_rls.api_key_scopes(), 'user_id', oauth_rls.user_id(), 'client_id', oauth_rls.client_id(),
+    'tier', oauth_rls.current_tier(), 'notes', (SELECT pg_catalog.array_agg(DISTINCT owner) FROM rel.notes),
+    'notes_count', (SELECT pg_catalog.count(*) FROM rel.notes));
+  want := pg_catalog.jsonb_build_object('owner', rel.uid(u),
+    'key_id', (SELECT k.key_id FROM rel.keys k WHERE k.u = check_key.u AND k.kind = check_key.kind),
+    'scopes', ARRAY['s' || u], 'user_id', NULL, 'client_id', NULL,
+    'tier', CASE WHEN kind = 7 THEN 'direct' ELSE 'third_party' END,
+    'notes', CASE WHEN kind = 7 THEN ARRAY[rel.uid(u)] END, 'notes_count', CASE WHEN kind = 7 THEN 3 ELSE 0 END);
+  IF got IS DISTINCT FROM want THEN
+    RAISE EXCEPTION 'pid %: key of user % kind % got %', pg_catalog.pg_backend_pid(), u, kind, got;
   END IF;
   INSERT INTO rel.served VALUES (pg_catalog.pg_backend_pid(), u, kind);
 END

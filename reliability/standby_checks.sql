@@ -91,4 +91,24 @@ BEGIN
   ASSERT (SELECT count(*) FROM public.sb_guarded) = 0, 'revoked session still sees rows';
 END $$;
 RESET ROLE;
+-- API keys: validation works read-only (the last_used_at refresh is not
+-- attempted), and a revocation on the primary reaches this session
+SELECT set_config('request.jwt.claims', '', false) IS NULL;
+SELECT set_config('request.headers', json_build_object('x-api-key', key)::text, false) IS NULL FROM public.sb_keys;
+SELECT key AS sb_key FROM public.sb_keys \gset
+DO $$
+BEGIN
+  ASSERT oauth_rls.api_key_owner() = '6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab', 'api_key_owner() on the standby';
+  ASSERT oauth_rls.api_key_scopes() = '{notes:read}' AND oauth_rls.api_key_id() IS NOT NULL, 'api_key_scopes/id';
+END $$;
+SET ROLE service_role;
+SELECT owner = '6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab' AS validated FROM oauth_rls.validate_api_key(:'sb_key') \gset
+RESET ROLE;
+\if :validated
+\else
+  SELECT 'validate_api_key() on the standby did not answer the owner' AS failure, 1 / 0;
+\endif
+\setenv CHANGE 'SELECT oauth_rls.revoke_api_key(key_id) FROM oauth_rls.api_keys'
+\! "$WAIT_REPLAY"
+DO $$ BEGIN ASSERT oauth_rls.api_key_owner() IS NULL, 'revoked key still valid on the standby'; END $$;
 \echo standby checks passed

@@ -27,6 +27,11 @@ GRANT SELECT, DELETE ON public.sb_guarded TO authenticated;
 SELECT oauth_rls.set_access('public.sb_guarded', 'third_party', '{select}');
 SELECT oauth_rls.guard('public.sb_guarded');
 
+-- An API key of the same user, kept where the standby session can read it.
+CREATE TABLE public.sb_keys AS
+  SELECT oauth_rls.create_api_key('6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab', 'standby key', '{notes:read}') AS key;
+UPDATE oauth_rls.api_keys SET last_used_at = NULL;
+
 -- Every non-volatile function of the extension (but internal _helpers),
 -- called with NULL arguments: a read function added later is covered without
 -- editing this file.  A refusal of the NULLs is an answer by design; what
