@@ -212,6 +212,69 @@ SELECT pg_temp.hook(NULL) AS null_event;
 ROLLBACK;
 SET ROLE authenticated;
 
+-- API keys through request.headers (as PostgREST sets it): a malformed header
+-- or key gives NULL from every key reader, never an error that would fail the
+-- request, never someone's access; the valid key works beside it.
+RESET ROLE;
+CREATE TABLE bad_keyed (owner uuid);
+INSERT INTO bad_keyed VALUES ('6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab');
+ALTER TABLE bad_keyed ENABLE ROW LEVEL SECURITY;
+CREATE POLICY key_owner ON bad_keyed TO anon USING (owner = oauth_rls.api_key_owner());
+GRANT SELECT ON bad_keyed TO anon;
+SELECT oauth_rls.create_api_key('6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab', 'bad input', '{read}') AS good_key \gset
+CREATE FUNCTION pg_temp.try_key(headers text) RETURNS TABLE (functions text, outcome text) LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('request.headers', headers, false);
+  RETURN QUERY
+    SELECT string_agg(fn, ' ' ORDER BY ord), o
+    FROM (SELECT ord, fn, pg_temp.outcome(expr) AS o
+          FROM unnest(ARRAY['api_key_owner', 'api_key_id', 'api_key_scopes', 'current_tier', 'rows'],
+                      ARRAY['oauth_rls.api_key_owner()', 'length(oauth_rls.api_key_id())', 'oauth_rls.api_key_scopes()',
+                            'oauth_rls.current_tier()', '(SELECT count(*) FROM bad_keyed)'])
+               WITH ORDINALITY AS t(fn, expr, ord)) s
+    GROUP BY o ORDER BY min(ord);
+  PERFORM set_config('request.headers', '', false);
+END
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.try_key(text) TO anon;
+SET ROLE anon;
+SELECT h AS case, p.* FROM (VALUES
+  ('valid key', json_build_object('x-api-key', :'good_key')::text),
+  ('headers truncated', '{"x-api-key":"' || :'good_key'),
+  ('headers an array', json_build_array(:'good_key')::text),
+  ('headers a string', to_json(:'good_key'::text)::text),
+  ('headers null', 'null'),
+  ('key a number', '{"x-api-key":12345}'),
+  ('key an array', json_build_object('x-api-key', json_build_array(:'good_key'))::text),
+  ('key an object', '{"x-api-key":{"k":"SECRET"}}'),
+  ('key null', '{"x-api-key":null}'),
+  ('key empty', '{"x-api-key":""}'),
+  ('header name in capitals', json_build_object('X-API-Key', :'good_key')::text),
+  ('key with a space', json_build_object('x-api-key', ' ' || :'good_key')::text),
+  ('key with a NUL escape', '{"x-api-key":"' || :'good_key' || '\u0000"}'),
+  ('checksum off by one', json_build_object('x-api-key', left(:'good_key', -1) || CASE WHEN right(:'good_key', 1) = 'a' THEN 'b' ELSE 'a' END)::text),
+  ('secret of another length', json_build_object('x-api-key', :'good_key' || 'x')::text),
+  ('unknown native key', '{"x-api-key":"pk_0123456789ABCDEF.sk_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ03mHXz"}'),
+  ('unknown foreign key', '{"x-api-key":"pk_SECRET.sk_SECRET"}'),
+  ('no secret', '{"x-api-key":"pk_SECRET"}'),
+  ('1 MB key', json_build_object('x-api-key', 'pk_x.sk_' || repeat('S', 1048576))::text),
+  ('1 MB of headers', json_build_object('x-api-key', :'good_key', 'pad', repeat('x', 1048576))::text),
+  ('duplicate header, bad last', '{"x-api-key":"' || :'good_key' || '","x-api-key":"SECRET"}')
+) AS c(h, v), LATERAL pg_temp.try_key(v) AS p;
+SELECT * FROM pg_temp.try_key(json_build_object('x-api-key', :'good_key')::text);
+RESET ROLE;
+-- validate_api_key() (service_role): NULL and malformed keys answer no row or a clear error
+SET ROLE service_role;
+SELECT count(*) AS rows_for_null FROM oauth_rls.validate_api_key(NULL);
+SELECT pg_temp.outcome('(SELECT count(*) FROM oauth_rls.validate_api_key(''''))');
+SELECT pg_temp.outcome('(SELECT count(*) FROM oauth_rls.validate_api_key(''pk_SECRET.sk_SECRET''))');
+SELECT pg_temp.outcome('(SELECT count(*) FROM oauth_rls.validate_api_key(repeat(''p'', 1048576)))');
+SELECT pg_temp.outcome('(SELECT count(*) FROM oauth_rls.validate_api_key(''' || :'good_key' || '''))');
+RESET ROLE;
+DELETE FROM oauth_rls.api_keys WHERE name = 'bad input';
+DROP TABLE bad_keyed;
+SET ROLE authenticated;
+
 -- The backend survived all of the above.
 SELECT 1 AS alive;
 RESET ROLE;
