@@ -359,6 +359,8 @@ CREATE TABLE oauth_rls.rewrite_log (
 COMMENT ON TABLE oauth_rls.rewrite_log IS
   'Policies oauth_rls.apply_rewrite() changed (with their original DDL) and tables it guarded; read by oauth_rls.revert_rewrite()';
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.rewrite_log', '');
+-- and its id sequence, or ids restart at 1 after a restore and collide.
+SELECT pg_catalog.pg_extension_config_dump('oauth_rls.rewrite_log_id_seq', '');
 
 CREATE FUNCTION oauth_rls.apply_rewrite(schemas text[] DEFAULT '{public}') RETURNS SETOF text
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
