@@ -30,6 +30,9 @@ CREATE TRIGGER clients_touch_updated_at BEFORE UPDATE ON oauth_rls.clients
 CREATE TRIGGER clients_invalidate_caches
   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oauth_rls.clients
   FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
+-- ALWAYS: caches must also be dropped for changes made with
+-- session_replication_role = replica (data restores, logical replication).
+ALTER TABLE oauth_rls.clients ENABLE ALWAYS TRIGGER clients_invalidate_caches;
 
 -- pg_dump keeps the registry's rows with the extension.
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.clients', '');

@@ -26,6 +26,9 @@ COMMENT ON TABLE oauth_rls.access_matrix IS
 CREATE TRIGGER access_matrix_invalidate_caches
   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oauth_rls.access_matrix
   FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
+-- ALWAYS: caches must also be dropped for changes made with
+-- session_replication_role = replica (data restores, logical replication).
+ALTER TABLE oauth_rls.access_matrix ENABLE ALWAYS TRIGGER access_matrix_invalidate_caches;
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.access_matrix', '');
 
 -- Tables guard() has guarded, so that unguard() removes exactly what it added.

@@ -48,6 +48,9 @@ CREATE TRIGGER api_keys_invalidate_caches
                   created_at, expires_at, revoked_at, replaced_by
   ON oauth_rls.api_keys
   FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
+-- ALWAYS: a revocation restored or replicated with session_replication_role =
+-- replica must still reach every backend's cache.
+ALTER TABLE oauth_rls.api_keys ENABLE ALWAYS TRIGGER api_keys_invalidate_caches;
 
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.api_keys', '');
 
