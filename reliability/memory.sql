@@ -129,11 +129,15 @@ SELECT CASE WHEN :growth <= :slack THEN 'ok' ELSE 'not ok' END
        || ' - memory: 100,000 claim and key changes x 16 functions (1,600,000 calls) in one session grew backend memory '
        || :growth || ' bytes';
 
--- the registry cache is bounded: a million distinct client ids
+-- the registry cache is bounded: a million distinct client ids.  The bound
+-- is loose on purpose: how full the capped cache happens to be when measured
+-- depends on when an invalidation last emptied it (up to ~3 MB), while an
+-- uncapped cache would hold a million entries (~300 MB).
 SELECT count(oauth_rls.tier_of('x-' || i)) FROM generate_series(1, 20000) i \gset
 SELECT mem.total() AS before \gset
 SELECT count(oauth_rls.tier_of('x-' || i)) FROM generate_series(1, 1000000) i \gset
-SELECT (mem.total() - :before) AS growth \gset
-SELECT CASE WHEN :growth <= 2097152 THEN 'ok' ELSE 'not ok' END
-       || ' - memory: 1,000,000 distinct client ids through tier_of(): backend memory grew ' || :growth
-       || ' bytes (the tier cache is capped)';
+SELECT (mem.total() - :before) AS growth,
+       (SELECT sum(total_bytes) FROM pg_backend_memory_contexts WHERE name = 'oauth_rls client tiers') AS cache \gset
+SELECT CASE WHEN :growth <= 8388608 AND :cache <= 8388608 THEN 'ok' ELSE 'not ok' END
+       || ' - memory: 1,000,000 distinct client ids through tier_of(): the tier cache holds ' || :cache
+       || ' bytes (capped), backend memory grew ' || :growth || ' bytes';

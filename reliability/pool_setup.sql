@@ -72,13 +72,14 @@ SELECT oauth_rls.guard('rel.guarded');
 SELECT oauth_rls.set_access('rel.guarded', 'third_party', '{select}');
 
 -- API keys (request.headers x-api-key, no JWT, role anon): kind 7 a key
--- acting as its owner (tier direct), kind 8 a key for a third-party client.
+-- naming no client (the unregistered-client tier: third_party), kind 8 a
+-- key for a blocked client.
 CREATE TABLE rel.keys (u int NOT NULL, kind int NOT NULL, key text NOT NULL, key_id text NOT NULL, PRIMARY KEY (u, kind));
 INSERT INTO rel.keys (u, kind, key, key_id)
 SELECT u, kind, k, substr(split_part(k, '.', 1), 4)
 FROM generate_series(1, 200) u, generate_series(7, 8) kind,
      LATERAL oauth_rls.create_api_key(rel.uid(u), 'key ' || u || '/' || kind, ARRAY['s' || u],
-                                      NULL, CASE WHEN kind = 8 THEN rel.client(u, 2) END) AS k;
+                                      NULL, CASE WHEN kind = 8 THEN rel.client(u, 3) END) AS k;
 GRANT SELECT ON rel.keys TO PUBLIC;
 CREATE FUNCTION rel.headers(u int, kind int) RETURNS text LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
@@ -88,7 +89,7 @@ CREATE TABLE rel.notes (id serial PRIMARY KEY, owner uuid NOT NULL);
 INSERT INTO rel.notes (owner) SELECT rel.uid(u) FROM generate_series(1, 200) u, generate_series(1, 3);
 ALTER TABLE rel.notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY key_owner ON rel.notes FOR SELECT TO anon
-  USING (owner = (SELECT oauth_rls.api_key_owner()) AND oauth_rls.is_first_party());
+  USING (owner = (SELECT oauth_rls.api_key_owner()) AND oauth_rls.current_tier() <> 'blocked');
 GRANT SELECT ON rel.notes TO anon;
 
 -- Which backend served which user: proves the pool interleaved users.
@@ -154,7 +155,7 @@ BEGIN
 END
 $$;
 -- Raises unless the API-key request of user u (kind 7 or 8) gets exactly its
--- own key's answers and the owner's notes (kind 7 only: a third-party key may not).
+-- own key's answers and the owner's notes (kind 7 only: a blocked client's key may not).
 CREATE FUNCTION rel.check_key(u int, kind int) RETURNS void LANGUAGE plpgsql
   SET search_path = pg_catalog, pg_temp AS
 $$
@@ -169,7 +170,7 @@ BEGIN
   want := pg_catalog.jsonb_build_object('owner', rel.uid(u),
     'key_id', (SELECT k.key_id FROM rel.keys k WHERE k.u = check_key.u AND k.kind = check_key.kind),
     'scopes', ARRAY['s' || u], 'user_id', NULL, 'client_id', NULL,
-    'tier', CASE WHEN kind = 7 THEN 'direct' ELSE 'third_party' END,
+    'tier', CASE WHEN kind = 7 THEN 'third_party' ELSE 'blocked' END,
     'notes', CASE WHEN kind = 7 THEN ARRAY[rel.uid(u)] END, 'notes_count', CASE WHEN kind = 7 THEN 3 ELSE 0 END);
   IF got IS DISTINCT FROM want THEN
     RAISE EXCEPTION 'pid %: key of user % kind % got %', pg_catalog.pg_backend_pid(), u, kind, got;
