@@ -28,6 +28,7 @@
 #endif
 
 #include "claims.h"
+#include "claims_parse.h"
 
 uint64		oauth_rls_request_generation = 1;
 
@@ -125,47 +126,6 @@ copy_setting(const char *value)
 	return is_set(value) ? pstrdup(value) : NULL;
 }
 
-static inline int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Canonical 8-4-4-4-12 hex form, as Supabase Auth writes every uuid. */
-static bool
-parse_uuid(const char *s, int len, pg_uuid_t *out)
-{
-	int			byte = 0;
-
-	if (len != 36)
-		return false;
-	for (int i = 0; i < 36;)
-	{
-		int			hi,
-					lo;
-
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (s[i++] != '-')
-				return false;
-			continue;
-		}
-		hi = hex_value(s[i]);
-		lo = hex_value(s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out->data[byte++] = (unsigned char) (hi << 4 | lo);
-		i += 2;
-	}
-	return true;
-}
-
 /*
  * Parses claims text into jsonb, or returns NULL when it is not valid JSON.
  * The input function's own error would quote the text, and the claims must
@@ -248,7 +208,7 @@ read_uuid_claim(Jsonb *claims, const char *key, const char *setting,
 		set_problem(CLAIM_WRONG_TYPE, setting, key, "a string holding a uuid");
 		return false;
 	}
-	if (!parse_uuid(v->val.string.val, v->val.string.len, out))
+	if (!claims_parse_uuid(v->val.string.val, v->val.string.len, out->data))
 	{
 		set_problem(CLAIM_NOT_UUID, setting, key, "a uuid");
 		return false;
@@ -261,20 +221,14 @@ static void
 split_scopes(const char *scope, int len, RequestClaims *rc)
 {
 	int			n = 0;
+	int			pos = 0;
+	int			start;
+	int			toklen;
 
+	/* tokens are separated by at least one space: at most len / 2 + 1 */
 	rc->scopes = palloc(sizeof(char *) * (len / 2 + 1));
-	for (int i = 0; i < len;)
-	{
-		int			start;
-
-		while (i < len && scope[i] == ' ')
-			i++;
-		start = i;
-		while (i < len && scope[i] != ' ')
-			i++;
-		if (i > start)
-			rc->scopes[n++] = pnstrdup(scope + start, i - start);
-	}
+	while ((toklen = claims_next_scope(scope, len, &pos, &start)) > 0)
+		rc->scopes[n++] = pnstrdup(scope + start, toklen);
 	rc->nscopes = n;
 }
 
@@ -343,7 +297,7 @@ parse_settings(void)
 		return;
 	if (is_set(setting_claim_sub))
 	{
-		if (!parse_uuid(setting_claim_sub, strlen(setting_claim_sub), &rc->user_id))
+		if (!claims_parse_uuid(setting_claim_sub, strlen(setting_claim_sub), rc->user_id.data))
 			return set_problem(CLAIM_NOT_UUID, "request.jwt.claim.sub", NULL, "a uuid");
 		if (claims && (!has_claim_sub || memcmp(&claim_sub, &rc->user_id, UUID_LEN) != 0))
 			return set_problem(CLAIMS_CONFLICT, "request.jwt.claim.sub", setting, NULL);
