@@ -26,6 +26,9 @@ COMMENT ON TABLE oauth_rls.access_matrix IS
 CREATE TRIGGER access_matrix_invalidate_caches
   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oauth_rls.access_matrix
   FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
+-- ALWAYS: caches must also be dropped for changes made with
+-- session_replication_role = replica (data restores, logical replication).
+ALTER TABLE oauth_rls.access_matrix ENABLE ALWAYS TRIGGER access_matrix_invalidate_caches;
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.access_matrix', '');
 
 -- Tables guard() has guarded, so that unguard() removes exactly what it added.
@@ -425,7 +428,7 @@ CREATE VIEW oauth_rls.effective_access AS
 COMMENT ON VIEW oauth_rls.effective_access IS
   'For every guarded table and tier, the commands the guards allow (before revocation) and whether a matrix entry or the default decides';
 REVOKE ALL ON oauth_rls.effective_access FROM PUBLIC;
-GRANT SELECT ON oauth_rls.effective_access TO @extowner@;
+GRANT SELECT ON oauth_rls.effective_access TO @extowner@ WITH GRANT OPTION;
 
 -- act_as(): impersonation for users' own pgTAP suites, as PostgREST would do
 -- it: role authenticated and complete claims, all transaction-local.  A
@@ -518,8 +521,8 @@ COMMENT ON FUNCTION oauth_rls.act_as(uuid, text, text, uuid) IS
 -- guard/unguard/guard_schema and the oauth_rls._* helpers, and SELECT,
 -- INSERT, UPDATE, DELETE on oauth_rls.guarded_tables.
 REVOKE ALL ON oauth_rls.access_matrix, oauth_rls.guarded_tables FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.access_matrix TO @extowner@;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.guarded_tables TO @extowner@;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.access_matrix TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.guarded_tables TO @extowner@ WITH GRANT OPTION;
 REVOKE ALL ON FUNCTION
   oauth_rls._normalize_commands(text[]),
   oauth_rls._check_guardable(regclass, text),
@@ -549,4 +552,4 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls.unguard(regclass),
   oauth_rls.guard_schema(name, boolean),
   oauth_rls.act_as(uuid, text, text, uuid)
-  TO @extowner@;
+  TO @extowner@ WITH GRANT OPTION;

@@ -658,9 +658,10 @@ COMMENT ON FUNCTION oauth_rls.revert_rewrite(text[]) IS
 
 -- Privileges: the audit reads every table's policies, the rewrite changes
 -- them: both are for the extension's owner (the database administrator),
--- never for the API roles.  They run with the caller's rights.
+-- never for the API roles.  They run with the caller's rights.  The revokes
+-- from anon and authenticated are in oauth_rls.grant_supabase_roles() (part 90).
 REVOKE ALL ON oauth_rls.rewrite_log FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.rewrite_log TO @extowner@;
+GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.rewrite_log TO @extowner@ WITH GRANT OPTION;
 REVOKE ALL ON FUNCTION
   oauth_rls._policies_changed(oid),
   oauth_rls._lock_for_rewrite(oid, text),
@@ -684,16 +685,4 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls.plan_rewrite(text[]),
   oauth_rls.apply_rewrite(text[]),
   oauth_rls.revert_rewrite(text[])
-  TO @extowner@;
-DO $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN
-    REVOKE ALL ON FUNCTION oauth_rls.audit(text[]), oauth_rls.plan_rewrite(text[]),
-      oauth_rls.apply_rewrite(text[]), oauth_rls.revert_rewrite(text[]) FROM anon;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated') THEN
-    REVOKE ALL ON FUNCTION oauth_rls.audit(text[]), oauth_rls.plan_rewrite(text[]),
-      oauth_rls.apply_rewrite(text[]), oauth_rls.revert_rewrite(text[]) FROM authenticated;
-  END IF;
-END
-$$;
+  TO @extowner@ WITH GRANT OPTION;
