@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -70,6 +71,19 @@ relcache_callback(Datum arg, Oid relid)
 			/* A dropped and re-created extension gets new oids. */
 			catalog_ids_valid = false;
 		}
+	}
+}
+
+void
+oauth_rls_accept_invalidations(void)
+{
+	static TimestampTz last_statement = 0;
+	TimestampTz statement = GetCurrentStatementStartTimestamp();
+
+	if (statement != last_statement)
+	{
+		last_statement = statement;
+		AcceptInvalidationMessages();
 	}
 }
 

@@ -39,6 +39,7 @@
 #include "utils/uuid.h"
 
 #include "claims.h"
+#include "claims_parse.h"
 #include "invalidation.h"
 #include "policies.h"
 #include "registry.h"
@@ -264,25 +265,6 @@ matrix_access(Oid relid, OAuthTier tier)
  * Revocation: Supabase Auth's sessions and clients
  * ---------------------------------------------------------------- */
 
-/* Canonical 8-4-4-4-12 form, the only one Supabase Auth writes. */
-static bool
-is_canonical_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-	{
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (s[i] != '-')
-				return false;
-		}
-		else if (!isxdigit((unsigned char) s[i]))
-			return false;
-	}
-	return true;
-}
-
 /* Checks one row found by id; returns whether it keeps the session alive. */
 typedef bool (*RowCheck) (HeapTuple tuple, Relation rel, const void *arg);
 
@@ -387,14 +369,12 @@ static bool
 read_session_active(const RequestClaims *rc, Oid auth_ns)
 {
 	pg_uuid_t	client_uuid;
-	pg_uuid_t  *parsed;
 	SessionExpect expect;
 
 	/* Fail closed: nothing to look up means nothing to vouch for. */
-	if (!rc->has_session || !rc->has_user || !is_canonical_uuid(rc->client_id))
+	if (!rc->has_session || !rc->has_user ||
+		!claims_parse_uuid(rc->client_id, strlen(rc->client_id), client_uuid.data))
 		return false;
-	parsed = DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(rc->client_id)));
-	memcpy(&client_uuid, parsed, sizeof(pg_uuid_t));
 
 	expect.user_id = &rc->user_id;
 	expect.client_id = &client_uuid;
