@@ -36,6 +36,14 @@ extern Oid	oauth_rls_tier_oid(OAuthTier tier);
 /* Inverse of oauth_rls_tier_oid. */
 extern OAuthTier oauth_rls_tier_from_oid(Oid label);
 
+/*
+ * Applies invalidations committed by others once per statement.  Postgres
+ * applies them at transaction start and whenever a lock is taken; a cached
+ * answer takes no lock, so without this a long transaction would keep
+ * serving a registry, matrix or key state that changed after it began.
+ */
+extern void oauth_rls_accept_invalidations(void);
+
 /* Registers the relcache callback; called once from _PG_init. */
 extern void invalidation_init(void);
 

@@ -1,7 +1,8 @@
 /*
  * policies.c
  *      The access matrix behind guard policies: allows(), session_active(),
- *      and the event trigger that forgets dropped tables.
+ *      and the event trigger that forgets dropped tables (in the matrix, the
+ *      guard record and the rewrite log).
  *
  * Guard policies call allows() once per statement (wrapped in a scalar
  * subquery).  The matrix is read directly through its primary key, so the
@@ -38,6 +39,7 @@
 #include "utils/uuid.h"
 
 #include "claims.h"
+#include "claims_parse.h"
 #include "invalidation.h"
 #include "policies.h"
 #include "registry.h"
@@ -263,25 +265,6 @@ matrix_access(Oid relid, OAuthTier tier)
  * Revocation: Supabase Auth's sessions and clients
  * ---------------------------------------------------------------- */
 
-/* Canonical 8-4-4-4-12 form, the only one Supabase Auth writes. */
-static bool
-is_canonical_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-	{
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (s[i] != '-')
-				return false;
-		}
-		else if (!isxdigit((unsigned char) s[i]))
-			return false;
-	}
-	return true;
-}
-
 /* Checks one row found by id; returns whether it keeps the session alive. */
 typedef bool (*RowCheck) (HeapTuple tuple, Relation rel, const void *arg);
 
@@ -386,14 +369,12 @@ static bool
 read_session_active(const RequestClaims *rc, Oid auth_ns)
 {
 	pg_uuid_t	client_uuid;
-	pg_uuid_t  *parsed;
 	SessionExpect expect;
 
 	/* Fail closed: nothing to look up means nothing to vouch for. */
-	if (!rc->has_session || !rc->has_user || !is_canonical_uuid(rc->client_id))
+	if (!rc->has_session || !rc->has_user ||
+		!claims_parse_uuid(rc->client_id, strlen(rc->client_id), client_uuid.data))
 		return false;
-	parsed = DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(rc->client_id)));
-	memcpy(&client_uuid, parsed, sizeof(pg_uuid_t));
 
 	expect.user_id = &rc->user_id;
 	expect.client_id = &client_uuid;
@@ -578,5 +559,7 @@ oauth_rls_forget_dropped_tables(PG_FUNCTION_ARGS)
 
 	forget_dropped_in("access_matrix");
 	forget_dropped_in("guarded_tables");
+	/* Else revert_rewrite() could unguard a new table that reuses the oid. */
+	forget_dropped_in("rewrite_log");
 	PG_RETURN_VOID();
 }

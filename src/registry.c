@@ -171,6 +171,8 @@ registry_lookup(const char *client_id, OAuthTier *tier)
 	if (client_id[0] == '\0' || strlen(client_id) > CLIENT_ID_MAXLEN)
 		return false;			/* the registry cannot hold such an id */
 
+	oauth_rls_accept_invalidations();
+
 	if (!client_cache_usable() || hash_get_num_entries(client_cache) >= CLIENT_CACHE_MAX_ENTRIES)
 		reset_client_cache();
 
@@ -211,8 +213,12 @@ registry_current_tier(void)
 	const char *client_id;
 	bool		via_api_key;
 	OAuthTier	tier;
-	uint64		registry_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
-	uint64		api_keys_generation = oauth_rls_table_generation[OAUTH_TABLE_API_KEYS];
+	uint64		registry_generation;
+	uint64		api_keys_generation;
+
+	oauth_rls_accept_invalidations();
+	registry_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
+	api_keys_generation = oauth_rls_table_generation[OAUTH_TABLE_API_KEYS];
 
 	/* A key can expire while the settings stay: ask it again (cheap). */
 	if (current_tier_cache.request_generation == oauth_rls_request_generation &&

@@ -61,12 +61,9 @@ COMMENT ON FUNCTION oauth_rls.is_first_party() IS
 -- postgres role when it installs the extension) and read by Auth's role for
 -- the token hook.  anon and authenticated get nothing: the C lookups read it
 -- with the extension's own access.
+-- Every right the installing role gets in this script comes WITH GRANT
+-- OPTION: in a trusted install the objects belong to the bootstrap
+-- superuser, and without it the installer could not pass rights on.  The
+-- grants to Supabase's roles are in oauth_rls.grant_supabase_roles() (part 90).
 REVOKE ALL ON oauth_rls.clients FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.clients TO @extowner@;
-DO $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'supabase_auth_admin') THEN
-    GRANT SELECT ON oauth_rls.clients TO supabase_auth_admin;
-  END IF;
-END
-$$;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.clients TO @extowner@ WITH GRANT OPTION;
