@@ -23,6 +23,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -495,13 +496,53 @@ oauth_rls_session_active(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------- */
 
 /*
- * Deletes the rows of oauth_rls.<relname> whose "tbl" no longer names a
- * relation.  Runs with the extension's access, as the dropping role need
- * not have any right on our tables; it only ever removes rows that point
- * at nothing, so a later table that reuses the oid inherits nothing.
+ * The relations the current DROP removed, from pg_event_trigger_dropped_objects().
+ * Only these are forgotten: a row whose table merely looks absent (say, one
+ * created by a transaction our catalog snapshot predates) is left alone, as
+ * deleting a matrix entry can widen what a tier gets.
+ */
+static Oid *
+dropped_relations(int *count)
+{
+	Oid		   *oids;
+	MemoryContext callercxt = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects() "
+					"WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objsubid = 0",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_event_trigger_dropped_objects()");
+	*count = (int) SPI_processed;
+	oids = MemoryContextAlloc(callercxt, sizeof(Oid) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		oids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	return oids;
+}
+
+static bool
+oid_in(Oid oid, const Oid *oids, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (oids[i] == oid)
+			return true;
+	return false;
+}
+
+/*
+ * Deletes the rows of oauth_rls.<relname> whose "tbl" is one of the dropped
+ * relations.  Runs with the extension's access, as the dropping role need
+ * not have any right on our tables, so that a later table that reuses the
+ * oid inherits nothing.
  */
 static void
-forget_dropped_in(const char *relname)
+forget_dropped_in(const char *relname, const Oid *dropped, int ndropped)
 {
 	Oid			relid = oauth_rls_relation_oid(relname);
 	Relation	rel;
@@ -511,7 +552,7 @@ forget_dropped_in(const char *relname)
 	AttrNumber	tbl_att;
 	bool		deleted = false;
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || ndropped == 0)
 		return;
 	tbl_att = get_attnum(relid, "tbl");
 	if (tbl_att == InvalidAttrNumber)
@@ -524,15 +565,15 @@ forget_dropped_in(const char *relname)
 	{
 		bool		isnull;
 		Datum		tbl = heap_getattr(tuple, tbl_att, RelationGetDescr(rel), &isnull);
-
 		TM_FailureData tmfd;
 
-		if (isnull || SearchSysCacheExists1(RELOID, tbl))
+		if (isnull || !oid_in(DatumGetObjectId(tbl), dropped, ndropped))
 			continue;
 
 		/*
-		 * Two sessions dropping tables at once may both find the row: the
-		 * one that loses the race has nothing left to forget.
+		 * A concurrent writer of the same row (another drop, or set_access)
+		 * wins; its row version still names the dropped table and goes with
+		 * the next drop that sees it.
 		 */
 		if (table_tuple_delete(rel, &tuple->t_self, GetCurrentCommandId(true),
 							   snapshot, InvalidSnapshot, true, &tmfd, false) == TM_Ok)
@@ -552,14 +593,18 @@ PG_FUNCTION_INFO_V1(oauth_rls_forget_dropped_tables);
 Datum
 oauth_rls_forget_dropped_tables(PG_FUNCTION_ARGS)
 {
+	Oid		   *dropped;
+	int			ndropped;
+
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("oauth_rls._forget_dropped_tables() must be called as an event trigger")));
 
-	forget_dropped_in("access_matrix");
-	forget_dropped_in("guarded_tables");
+	dropped = dropped_relations(&ndropped);
+	forget_dropped_in("access_matrix", dropped, ndropped);
+	forget_dropped_in("guarded_tables", dropped, ndropped);
 	/* Else revert_rewrite() could unguard a new table that reuses the oid. */
-	forget_dropped_in("rewrite_log");
+	forget_dropped_in("rewrite_log", dropped, ndropped);
 	PG_RETURN_VOID();
 }
