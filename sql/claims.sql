@@ -152,3 +152,22 @@ BEGIN;
 SELECT set_config('request.jwt.claims', '{"a":"1","b":"2"}', true) IS NOT NULL AS set;
 SELECT n, oauth_rls.claim(n) FROM (VALUES ('a'), ('b'), ('c'), ('a')) v(n);
 ROLLBACK;
+
+-- A fresh backend: PostgREST sets the claims before oauth_rls's library is
+-- loaded; the value set before loading is taken over, and still reverts at
+-- transaction end.
+\c -
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":"44444444-4444-4444-8444-444444444444","client_id":"before-load"}', true) IS NOT NULL AS set;
+SELECT oauth_rls.user_id(), oauth_rls.client_id();
+COMMIT;
+SELECT oauth_rls.user_id() IS NULL AS no_user, oauth_rls.client_id() IS NULL AS no_client;
+\c -
+SET request.jwt.claims = '{"client_id":"session-before-load"}';
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"client_id":"local-before-load"}', true) IS NOT NULL AS set;
+SELECT oauth_rls.client_id() AS local_value;
+ROLLBACK;
+SELECT oauth_rls.client_id() AS session_value;
+RESET request.jwt.claims;
+SELECT oauth_rls.client_id() IS NULL AS reset_to_direct;
