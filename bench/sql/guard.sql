@@ -12,4 +12,4 @@ SELECT oauth_rls.guard('public.guarded');
 -- and the ratio shows what the guard itself costs.
 SELECT oauth_rls.set_access('public.guarded', 'third_party', '{select}');
 VACUUM (ANALYZE) public.guarded;
-INSERT INTO bench.rls_variants VALUES (10, 'owner policy + guard', 'authenticated', 'public.guarded', NULL);
+INSERT INTO bench.rls_variants VALUES (11, 'owner policy + guard', 'authenticated', 'public.guarded', NULL);

@@ -31,21 +31,24 @@ SET enable_indexscan = off;
 SET enable_indexonlyscan = off;
 SET enable_bitmapscan = off;
 
+-- The slow per-row variant runs last (first in reversed rounds), so the fast
+-- ones are measured close together.
 \echo [bench] RLS scan
 SELECT bench.run('RLS scan', c.context,
-                 array_agg(v.variant ORDER BY v.ord), array_agg(v.role ORDER BY v.ord),
-                 array_agg('SELECT count(*) FROM ' || v.tbl ORDER BY v.ord),
-                 ARRAY[bench.context_claims(c.context)], ARRAY[''], :rounds, 1)
+                 array_agg(v.variant ORDER BY v.variant = 'auth.jwt() per row', v.ord), array_agg(v.role ORDER BY v.variant = 'auth.jwt() per row', v.ord),
+                 array_agg('SELECT count(*) FROM ' || v.tbl ORDER BY v.variant = 'auth.jwt() per row', v.ord),
+                 ARRAY[bench.context_claims(c.context)], ARRAY[''], :rounds, 1,
+                 3, ARRAY['auth.jwt() per row'])
 FROM bench.contexts c, bench.rls_variants v
 GROUP BY c.context, c.ord ORDER BY c.ord \g /dev/null
 
 RESET enable_indexscan; RESET enable_indexonlyscan; RESET enable_bitmapscan;
 \echo [bench] index scan
 SELECT bench.run('index scan', c.context,
-                 array_agg(v.variant ORDER BY v.ord), array_agg(v.role ORDER BY v.ord),
-                 array_agg('SELECT id, title, done FROM ' || v.tbl || ' WHERE user_id = $1::uuid' ORDER BY v.ord),
+                 array_agg(v.variant ORDER BY v.variant = 'auth.jwt() per row', v.ord), array_agg(v.role ORDER BY v.variant = 'auth.jwt() per row', v.ord),
+                 array_agg('SELECT id, title, done FROM ' || v.tbl || ' WHERE user_id = $1::uuid' ORDER BY v.variant = 'auth.jwt() per row', v.ord),
                  ARRAY[bench.context_claims(c.context, 1), bench.context_claims(c.context, 2)],
-                 ARRAY[bench.user_uuid(1)::text, bench.user_uuid(2)::text], :rounds, :idx_reps)
+                 ARRAY[bench.user_uuid(1)::text, bench.user_uuid(2)::text], :rounds, :idx_reps, 3)
 FROM bench.contexts c, bench.rls_variants v
 WHERE v.variant NOT LIKE 'hard-coded%'
 GROUP BY c.context, c.ord ORDER BY c.ord \g /dev/null

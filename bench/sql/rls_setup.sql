@@ -24,15 +24,18 @@ FROM (SELECT string_agg(quote_literal(client_id), ', ' ORDER BY client_id) AS li
   $p$(SELECT auth.uid()) = user_id AND ((SELECT auth.jwt() ->> 'client_id') IS NULL OR (SELECT auth.jwt() ->> 'client_id') IN (@FP@))$p$),
  (4, 'registry table exists()', 'b_auth_exists', 'public.items',
   $p$(SELECT auth.uid()) = user_id AND ((SELECT auth.jwt() ->> 'client_id') IS NULL OR EXISTS (SELECT 1 FROM public.first_party_clients f WHERE f.client_id = (SELECT auth.jwt() ->> 'client_id')))$p$),
- (5, 'oauth_rls unwrapped', 'b_ours', 'public.items',
+ (5, 'oauth_rls unwrapped: current_tier() IN (...)', 'b_ours', 'public.items',
   $p$oauth_rls.user_id() = user_id AND oauth_rls.current_tier() IN ('direct', 'first_party')$p$),
- (6, 'oauth_rls wrapped', 'b_ours_wrapped', 'public.items',
+ (6, 'oauth_rls wrapped: current_tier() IN (...)', 'b_ours_wrapped', 'public.items',
   $p$(SELECT oauth_rls.user_id()) = user_id AND (SELECT oauth_rls.current_tier()) IN ('direct', 'first_party')$p$),
- (7, 'oauth_rls unwrapped, is_first_party()', 'b_ours_pred', 'public.items',
+ (7, 'oauth_rls unwrapped: is_first_party()', 'b_ours_pred', 'public.items',
   $p$oauth_rls.user_id() = user_id AND oauth_rls.is_first_party()$p$),
+ -- The form docs/policies.md recommends.
+ (8, 'oauth_rls wrapped: is_first_party()', 'b_ours_pred_wrapped', 'public.items',
+  $p$user_id = (SELECT oauth_rls.user_id()) AND (SELECT oauth_rls.is_first_party())$p$),
  -- Not a way anyone can write the rule (it knows the answer in advance): the
  -- least any policy costs, one comparison with a constant per row.
- (8, 'hard-coded answer (reference)', 'b_const', 'public.items',
+ (9, 'hard-coded answer (reference)', 'b_const', 'public.items',
   $p$user_id = '00000000-0000-4000-8000-000000000000'::uuid$p$)
 ) AS v(ord, variant, role, tbl, policy);
 
@@ -62,6 +65,6 @@ CREATE POLICY owner_only ON public.owned FOR ALL TO authenticated
   USING ((SELECT auth.uid()) = user_id);
 GRANT SELECT ON public.owned TO authenticated;
 VACUUM (ANALYZE) public.owned;
-INSERT INTO bench.rls_variants VALUES (9, 'owner policy', 'authenticated', 'public.owned', NULL);
+INSERT INTO bench.rls_variants VALUES (10, 'owner policy', 'authenticated', 'public.owned', NULL);
 
 

@@ -39,7 +39,7 @@ LANGUAGE sql AS $$
     (SELECT array_agg(bench.claims(bench.user_uuid(0), bench.client_uuid(1000 + 1 + (k * 7919) % n)) ORDER BY k)
      FROM generate_series(0, least(n, reps) - 1) k),
     (SELECT array_agg(''::text ORDER BY k) FROM generate_series(0, least(n, reps) - 1) k),
-    rounds, reps)
+    rounds, reps, 3)
 $$;
 
 \echo [bench] tier lookup
