@@ -54,6 +54,39 @@ BEGIN
 END
 $$;
 
+-- The same without the count, for the comparison without counting.
+CREATE FUNCTION public.plpgsql_access_token_hook_nocount(event jsonb) RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  claims jsonb := event -> 'claims';
+  cid text;
+  client_tier text;
+  granted text[];
+BEGIN
+  IF jsonb_typeof(event) IS DISTINCT FROM 'object' OR jsonb_typeof(claims) IS DISTINCT FROM 'object' THEN
+    RETURN jsonb_build_object('error', jsonb_build_object('http_code', 400, 'message', 'malformed hook event'));
+  END IF;
+  cid := claims ->> 'client_id';
+  IF cid IS NULL THEN
+    client_tier := 'direct';
+  ELSE
+    SELECT c.tier INTO client_tier FROM public.hook_clients c WHERE c.client_id = cid;
+    client_tier := coalesce(client_tier, 'third_party');
+  END IF;
+  IF client_tier = 'blocked' THEN
+    RETURN jsonb_build_object('error', jsonb_build_object('http_code', 403, 'message', 'this OAuth client is blocked'));
+  END IF;
+  claims := claims || jsonb_build_object('client_tier', client_tier);
+  IF client_tier = 'third_party' THEN
+    granted := string_to_array(coalesce(claims ->> 'scope', ''), ' ');
+    IF NOT 'email' = ANY (granted) THEN claims := jsonb_set(claims, '{email}', '""'); END IF;
+    IF NOT 'phone' = ANY (granted) THEN claims := jsonb_set(claims, '{phone}', '""'); END IF;
+    IF NOT 'profile' = ANY (granted) THEN claims := jsonb_set(claims, '{user_metadata}', '{}'); END IF;
+  END IF;
+  RETURN jsonb_build_object('claims', claims);
+END
+$$;
+
 -- Realistic events: password sign-ins and refreshes of direct sessions, OAuth
 -- code exchanges and refreshes by first- and third-party apps (some scopes
 -- without email or profile), a few blocked clients; most with metadata.
@@ -95,9 +128,20 @@ INSERT INTO bench.comparisons VALUES
   ('token hook', 5, 'plpgsql hook', 'ms', 'one call per event, each in its own transaction, every event once per round');
 
 \echo [bench] token hook
+SET oauth_rls.record_issuance = on;
 CALL bench.run_tx('token hook', 'realistic events',
                  ARRAY['plpgsql hook', 'oauth_rls hook'], ARRAY['none', 'none'],
                  ARRAY['SELECT public.plpgsql_access_token_hook($1::jsonb)',
                        'SELECT oauth_rls.custom_access_token_hook($1::jsonb)'],
                  'SELECT ''''::text AS claims, event AS param FROM bench.hook_events ORDER BY i',
                  :rounds, :events);
+
+-- Both without counting: what the claim work itself costs.
+SET oauth_rls.record_issuance = off;
+CALL bench.run_tx('token hook', 'realistic events, no counting',
+                 ARRAY['plpgsql hook', 'oauth_rls hook'], ARRAY['none', 'none'],
+                 ARRAY['SELECT public.plpgsql_access_token_hook_nocount($1::jsonb)',
+                       'SELECT oauth_rls.custom_access_token_hook($1::jsonb)'],
+                 'SELECT ''''::text AS claims, event AS param FROM bench.hook_events ORDER BY i',
+                 :rounds, :events);
+RESET oauth_rls.record_issuance;
