@@ -418,6 +418,12 @@ claims_current(void)
 	return &cache.claims;
 }
 
+Jsonb *
+claims_parse_json(const char *text)
+{
+	return parse_json(text);
+}
+
 const char *
 claims_request_headers(void)
 {

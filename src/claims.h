@@ -31,6 +31,9 @@ typedef struct RequestClaims
  */
 extern const RequestClaims *claims_current(void);
 
+/* JSON text as jsonb, or NULL when it is not valid JSON (never echoed). */
+extern Jsonb *claims_parse_json(const char *text);
+
 /* request.headers as text, or NULL when unset or ''. */
 extern const char *claims_request_headers(void);
 

@@ -7,9 +7,12 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "api_keys.h"
 #include "claims.h"
+#include "hook.h"
 #include "invalidation.h"
 #include "oauth_rls.h"
+#include "policies.h"
 
 PG_MODULE_MAGIC;
 
@@ -39,6 +42,7 @@ _PG_init(void)
 {
 	claims_init();
 	invalidation_init();
+	api_keys_init();
 
 	DefineCustomEnumVariable("oauth_rls.unregistered_client_tier",
 							 "Tier of an OAuth client that is not in oauth_rls.clients.",
@@ -46,6 +50,9 @@ _PG_init(void)
 							 &oauth_rls_unregistered_tier, TIER_THIRD_PARTY,
 							 unregistered_tier_options,
 							 PGC_USERSET, 0, NULL, assign_cached_setting, NULL);
+	policies_init();
+
+	hook_init();
 
 	/* Every oauth_rls.* setting is defined above this line. */
 	MarkGUCPrefixReserved("oauth_rls");

@@ -24,6 +24,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "api_keys.h"
 #include "claims.h"
 #include "invalidation.h"
 #include "registry.h"
@@ -51,7 +52,9 @@ static struct
 {
 	uint64		request_generation;
 	uint64		registry_generation;
+	uint64		api_keys_generation;
 	bool		parallel;
+	bool		via_api_key;	/* the client came from the request's API key */
 	OAuthTier	tier;
 } current_tier_cache = {0};
 
@@ -79,9 +82,13 @@ client_cache_usable(void)
 		(!client_cache_parallel || IsInParallelMode());
 }
 
-/* Reads one client's tier from oauth_rls.clients through clients_pkey. */
-static bool
-read_registry(const char *client_id, OAuthTier *tier)
+/*
+ * Finds a client's row in oauth_rls.clients through clients_pkey and hands it
+ * to fn while the table is open and the snapshot registered (so toasted
+ * values can still be fetched).  Returns false when there is no such row.
+ */
+bool
+registry_read_row(const char *client_id, RegistryRowCallback fn, void *arg)
 {
 	Oid			relid = oauth_rls_table_oid(OAUTH_TABLE_CLIENTS);
 	Oid			indexid = oauth_rls_relation_oid("clients_pkey");
@@ -111,20 +118,46 @@ read_registry(const char *client_id, OAuthTier *tier)
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
-		AttrNumber	attnum = get_attnum(relid, "tier");
-		bool		isnull;
-		Datum		label = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
-
-		if (!isnull)
-		{
-			*tier = oauth_rls_tier_from_oid(DatumGetObjectId(label));
-			found = true;
-		}
+		fn(tuple, RelationGetDescr(rel), arg);
+		found = true;
 	}
 	systable_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+typedef struct TierRead
+{
+	bool		found;
+	OAuthTier	tier;
+} TierRead;
+
+static void
+read_tier_column(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	TierRead   *out = (TierRead *) arg;
+	AttrNumber	attnum = get_attnum(oauth_rls_table_oid(OAUTH_TABLE_CLIENTS), "tier");
+	bool		isnull;
+	Datum		label = heap_getattr(tuple, attnum, desc, &isnull);
+
+	if (!isnull)
+	{
+		out->tier = oauth_rls_tier_from_oid(DatumGetObjectId(label));
+		out->found = true;
+	}
+}
+
+/* Reads one client's tier from oauth_rls.clients. */
+static bool
+read_registry(const char *client_id, OAuthTier *tier)
+{
+	TierRead	out = {false, TIER_BLOCKED};
+
+	registry_read_row(client_id, read_tier_column, &out);
+	if (out.found)
+		*tier = out.tier;
+	return out.found;
 }
 
 bool
@@ -175,16 +208,29 @@ OAuthTier
 registry_current_tier(void)
 {
 	const RequestClaims *rc;
+	const char *client_id;
 	OAuthTier	tier;
 	uint64		registry_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
+	uint64		api_keys_generation = oauth_rls_table_generation[OAUTH_TABLE_API_KEYS];
 
+	/* A key can expire while the settings stay: ask it again (cheap). */
 	if (current_tier_cache.request_generation == oauth_rls_request_generation &&
 		current_tier_cache.registry_generation == registry_generation &&
-		(!current_tier_cache.parallel || IsInParallelMode()))
+		current_tier_cache.api_keys_generation == api_keys_generation &&
+		(!current_tier_cache.parallel || IsInParallelMode()) &&
+		(!current_tier_cache.via_api_key || api_key_request_client_id() != NULL))
 		return current_tier_cache.tier;
 
+	/*
+	 * Without an OAuth client in the JWT, a valid API key that names a client
+	 * acts as that client.  Its tier is at most first_party, i.e. never wider
+	 * than the direct session it replaces.
+	 */
 	rc = claims_current();
-	tier = rc->client_id == NULL ? TIER_DIRECT : registry_tier_of(rc->client_id);
+	client_id = rc->client_id;
+	if (client_id == NULL)
+		client_id = api_key_request_client_id();
+	tier = client_id == NULL ? TIER_DIRECT : registry_tier_of(client_id);
 
 	/*
 	 * Record the generations seen before the lookup: if the lookup processed
@@ -192,7 +238,9 @@ registry_current_tier(void)
 	 */
 	current_tier_cache.request_generation = oauth_rls_request_generation;
 	current_tier_cache.registry_generation = registry_generation;
+	current_tier_cache.api_keys_generation = api_keys_generation;
 	current_tier_cache.parallel = IsInParallelMode();
+	current_tier_cache.via_api_key = rc->client_id == NULL && client_id != NULL;
 	current_tier_cache.tier = tier;
 	return tier;
 }

@@ -1,0 +1,870 @@
+/*
+ * audit.c
+ *      Facts about a policy read from its stored expression tree, and the
+ *      tree rewrite behind oauth_rls.plan_rewrite().
+ *
+ * pg_policy keeps USING and WITH CHECK as parsed, analysed trees
+ * (pg_node_tree).  Reading the tree instead of the deparsed text means the
+ * audit sees what the planner sees: function calls are resolved to OIDs, so
+ * spacing, aliases, casts, quoting, schema qualification or a search_path
+ * trick cannot hide or fake a finding.
+ *
+ * "Per-row" here means a call whose answer is the same for every row of a
+ * statement (auth.uid(), current_setting(), our claim readers...) evaluated
+ * where the executor runs it once per row.  Wrapped as a scalar subquery,
+ * (select auth.uid()), the planner turns it into an initPlan that runs once.
+ * A call counts as wrapped when it is the whole target of an uncorrelated,
+ * FROM-less scalar subquery; calls inside an EXISTS or IN subquery that reads
+ * a table still run once per row of that subquery, so they are reported too.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
+#include "optimizer/optimizer.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+
+#include "audit.h"
+#include "oauth_rls.h"
+
+/* The functions the audit knows, by schema and name. */
+static const struct
+{
+	const char *schema;
+	const char *name;
+	int			flags;
+}			known_functions[] = {
+	{"auth", "uid", AUDIT_FN_PER_REQUEST},
+	{"auth", "jwt", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLAIMS},
+	{"auth", "role", AUDIT_FN_PER_REQUEST},
+	{"auth", "email", AUDIT_FN_PER_REQUEST},
+	{"pg_catalog", "current_setting", AUDIT_FN_PER_REQUEST | AUDIT_FN_SETTING},
+	{OAUTH_RLS_SCHEMA, "claims", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLAIMS},
+	{OAUTH_RLS_SCHEMA, "claim", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLAIM},
+	{OAUTH_RLS_SCHEMA, "user_id", AUDIT_FN_PER_REQUEST},
+	{OAUTH_RLS_SCHEMA, "session_id", AUDIT_FN_PER_REQUEST},
+	{OAUTH_RLS_SCHEMA, "client_id", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_CLIENT_ID},
+	{OAUTH_RLS_SCHEMA, "scopes", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
+	{OAUTH_RLS_SCHEMA, "has_scope", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
+	{OAUTH_RLS_SCHEMA, "current_tier", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
+	{OAUTH_RLS_SCHEMA, "is_oauth", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
+	{OAUTH_RLS_SCHEMA, "is_first_party", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
+	{OAUTH_RLS_SCHEMA, "allows", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_ALLOWS},
+	{OAUTH_RLS_SCHEMA, "session_active", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
+};
+
+/* Resolves every overload of schema.name into funcs (which has room). */
+static void
+resolve_function(AuditFuncs *funcs, const char *schema, const char *name, int flags)
+{
+	Oid			nspoid = get_namespace_oid(schema, true);
+	CatCList   *catlist;
+
+	if (!OidIsValid(nspoid))
+		return;
+	catlist = SearchSysCacheList1(PROCNAMEARGSNSP, CStringGetDatum(name));
+	for (int i = 0; i < catlist->n_members; i++)
+	{
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(&catlist->members[i]->tuple);
+		AuditFunc  *f;
+
+		if (proc->pronamespace != nspoid)
+			continue;
+		funcs->funcs = repalloc(funcs->funcs, sizeof(AuditFunc) * (funcs->count + 1));
+		f = &funcs->funcs[funcs->count++];
+		f->oid = proc->oid;
+		f->label = strcmp(schema, "pg_catalog") == 0 ? psprintf("%s()", name)
+			: psprintf("%s.%s()", schema, name);
+		f->flags = flags | (strcmp(schema, OAUTH_RLS_SCHEMA) == 0 ? AUDIT_FN_EXTENSION : 0);
+		if (flags & AUDIT_FN_CLIENT_ID && proc->pronargs == 0)
+			funcs->client_id_oid = proc->oid;
+	}
+	ReleaseSysCacheList(catlist);
+}
+
+/*
+ * The known functions, resolved once per call site and kept for the rest of
+ * the statement (an audit makes one call per policy).
+ */
+static AuditFuncs *
+audit_funcs(FunctionCallInfo fcinfo)
+{
+	MemoryContext oldcxt;
+	AuditFuncs *funcs = (AuditFuncs *) fcinfo->flinfo->fn_extra;
+
+	if (funcs != NULL)
+		return funcs;
+	oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	funcs = palloc0(sizeof(AuditFuncs));
+	funcs->funcs = palloc(sizeof(AuditFunc));
+	for (size_t i = 0; i < lengthof(known_functions); i++)
+		resolve_function(funcs, known_functions[i].schema, known_functions[i].name,
+						 known_functions[i].flags);
+	if (OidIsValid(get_namespace_oid("auth", true)))
+		funcs->auth_users_oid = get_relname_relid("users", get_namespace_oid("auth", true));
+	MemoryContextSwitchTo(oldcxt);
+	fcinfo->flinfo->fn_extra = funcs;
+	return funcs;
+}
+
+static const AuditFunc *
+find_func(const AuditFuncs *funcs, Oid oid)
+{
+	for (int i = 0; i < funcs->count; i++)
+		if (funcs->funcs[i].oid == oid)
+			return &funcs->funcs[i];
+	return NULL;
+}
+
+/* Looks through casts and relabelings to the expression underneath. */
+static Node *
+strip_casts(Node *node)
+{
+	for (;;)
+	{
+		if (node == NULL)
+			return NULL;
+		if (IsA(node, RelabelType))
+			node = (Node *) ((RelabelType *) node)->arg;
+		else if (IsA(node, CoerceViaIO))
+			node = (Node *) ((CoerceViaIO *) node)->arg;
+		else if (IsA(node, CollateExpr))
+			node = (Node *) ((CollateExpr *) node)->arg;
+		else if (IsA(node, FuncExpr) &&
+				 (((FuncExpr *) node)->funcformat == COERCE_EXPLICIT_CAST ||
+				  ((FuncExpr *) node)->funcformat == COERCE_IMPLICIT_CAST) &&
+				 list_length(((FuncExpr *) node)->args) >= 1)
+			node = linitial(((FuncExpr *) node)->args);
+		else
+			return node;
+	}
+}
+
+/* Whether a non-null string constant (text, varchar, name...) equals key. */
+static bool
+const_string_equals(Const *c, const char *key)
+{
+	char	   *s;
+
+	if (c->constisnull)
+		return false;
+	switch (c->consttype)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			s = TextDatumGetCString(c->constvalue);
+			break;
+		case NAMEOID:
+			s = NameStr(*DatumGetName(c->constvalue));
+			break;
+		case UNKNOWNOID:
+		case CSTRINGOID:
+			s = DatumGetCString(c->constvalue);
+			break;
+		default:
+			return false;
+	}
+	return strcmp(s, key) == 0;
+}
+
+/*
+ * Whether a constant names key: 'key', 'key'::varchar, '{key,...}'::text[]
+ * (a #> / #>> path) or ARRAY['key', ...] (a variadic extract_path call).
+ */
+static bool
+names_key(Node *node, const char *key)
+{
+	node = strip_casts(node);
+	if (node == NULL)
+		return false;
+	if (IsA(node, Const))
+	{
+		Const	   *c = (Const *) node;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		if (c->consttype != TEXTARRAYOID)
+			return const_string_equals(c, key);
+		if (c->constisnull)
+			return false;
+		deconstruct_array(DatumGetArrayTypeP(c->constvalue), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i] && strcmp(TextDatumGetCString(elems[i]), key) == 0)
+				return true;
+		return false;
+	}
+	if (IsA(node, ArrayExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((ArrayExpr *) node)->elements)
+			if (names_key(lfirst(lc), key))
+				return true;
+	}
+	return false;
+}
+
+static bool
+is_json_type(Oid type)
+{
+	return type == JSONBOID || type == JSONOID;
+}
+
+/*
+ * Whether node reads key out of a JSON value, in any spelling: -> / ->> /
+ * #> / #>> / ? operators, jsonb_extract_path(_text) and friends, or a
+ * subscript.  The test is structural (a json argument followed by a constant
+ * naming key), so every operator and function that reads a key is covered.
+ */
+static bool
+reads_json_key(Node *node, const char *key)
+{
+	List	   *args = NIL;
+	ListCell   *lc;
+
+	if (IsA(node, OpExpr))
+		args = ((OpExpr *) node)->args;
+	else if (IsA(node, FuncExpr))
+		args = ((FuncExpr *) node)->args;
+	else if (IsA(node, SubscriptingRef))
+	{
+		SubscriptingRef *sr = (SubscriptingRef *) node;
+
+		if (!is_json_type(exprType((Node *) sr->refexpr)))
+			return false;
+		foreach(lc, sr->refupperindexpr)
+			if (names_key(lfirst(lc), key))
+				return true;
+		return false;
+	}
+	if (list_length(args) < 2 || !is_json_type(exprType(linitial(args))))
+		return false;
+	for_each_from(lc, args, 1)
+		if (names_key(lfirst(lc), key))
+			return true;
+	return false;
+}
+
+/* Whether a Var or other row reference escapes node (see row_refs_walker). */
+typedef struct RowRefs
+{
+	int			sublevels;		/* query levels entered below the start node */
+} RowRefs;
+
+static bool
+row_refs_walker(Node *node, RowRefs *ctx)
+{
+	bool		found;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return ((Var *) node)->varlevelsup >= (Index) ctx->sublevels;
+	if (IsA(node, Aggref))
+		return ((Aggref *) node)->agglevelsup >= (Index) ctx->sublevels ||
+			expression_tree_walker(node, row_refs_walker, (void *) ctx);
+	if (IsA(node, Param))
+		return true;
+	if (IsA(node, Query))
+	{
+		ctx->sublevels++;
+		found = query_tree_walker((Query *) node, row_refs_walker, (void *) ctx, 0);
+		ctx->sublevels--;
+		return found;
+	}
+	return expression_tree_walker(node, row_refs_walker, (void *) ctx);
+}
+
+/*
+ * Whether node has the same value for every row of the statement: it refers
+ * to no row (of the policy's table or of any enclosing subquery) and calls
+ * nothing volatile, so the planner may compute it once.
+ */
+static bool
+row_independent(Node *node)
+{
+	RowRefs		ctx = {0};
+
+	return !row_refs_walker(node, &ctx) && !contain_volatile_functions(node);
+}
+
+/* The expression of a FROM-less, single-column scalar subquery, or NULL. */
+static Node *
+scalar_wrapper_target(Node *node)
+{
+	SubLink    *sl;
+	Query	   *q;
+	TargetEntry *te;
+
+	if (node == NULL || !IsA(node, SubLink))
+		return NULL;
+	sl = (SubLink *) node;
+	if (sl->subLinkType != EXPR_SUBLINK || !IsA(sl->subselect, Query))
+		return NULL;
+	q = (Query *) sl->subselect;
+	if (q->commandType != CMD_SELECT || q->rtable != NIL || q->setOperations != NULL ||
+		q->jointree == NULL || q->jointree->fromlist != NIL || q->jointree->quals != NULL ||
+		q->hasAggs || q->hasWindowFuncs || q->hasTargetSRFs || q->cteList != NIL ||
+		q->groupClause != NIL || q->havingQual != NULL || q->limitCount != NULL ||
+		list_length(q->targetList) != 1)
+		return NULL;
+	te = linitial_node(TargetEntry, q->targetList);
+	return te->resjunk ? NULL : (Node *) te->expr;
+}
+
+/* A scalar subquery the planner runs once: (select <row-independent expr>). */
+static bool
+is_once_per_statement(Node *node)
+{
+	Node	   *target = scalar_wrapper_target(node);
+
+	return target != NULL && row_independent(target);
+}
+
+/* Whether a call to f at this place runs per row although it need not. */
+static bool
+hoistable_call(const AuditFunc *f, FuncExpr *call)
+{
+	return f != NULL && (f->flags & AUDIT_FN_PER_REQUEST) &&
+		row_independent((Node *) call->args) &&
+		func_volatile(call->funcid) != PROVOLATILE_VOLATILE;
+}
+
+/*
+ * Whether node is a hand-written client_id claim read that means exactly
+ * oauth_rls.client_id(): <claims> ->> 'client_id' where <claims> is
+ * auth.jwt() or oauth_rls.claims(), wrapped or not.
+ */
+static bool
+is_jwt_client_id_read(const AuditFuncs *funcs, Node *node)
+{
+	OpExpr	   *op;
+	Node	   *left;
+	Node	   *inner;
+	const AuditFunc *f;
+
+	if (!IsA(node, OpExpr))
+		return false;
+	op = (OpExpr *) node;
+	if (op->opfuncid != F_JSONB_OBJECT_FIELD_TEXT || list_length(op->args) != 2 ||
+		!names_key(lsecond(op->args), "client_id") ||
+		!IsA(strip_casts(lsecond(op->args)), Const))
+		return false;
+	left = linitial(op->args);
+	inner = scalar_wrapper_target(left);
+	if (inner != NULL)
+		left = inner;
+	if (!IsA(left, FuncExpr))
+		return false;
+	f = find_func(funcs, ((FuncExpr *) left)->funcid);
+	return f != NULL && (f->flags & AUDIT_FN_CLAIMS) && ((FuncExpr *) left)->args == NIL;
+}
+
+typedef struct FactsWalk
+{
+	const AuditFuncs *funcs;
+	int			wrapped;		/* > 0 inside (select <row-independent expr>) */
+	List	   *per_row;		/* labels of per-row calls, distinct */
+	bool		client_aware;
+	bool		user_metadata;
+	int			jwt_client_tests;
+	List	   *tables;			/* OIDs of the tables subqueries read */
+	List	   *queries;		/* enclosing subqueries, innermost first */
+} FactsWalk;
+
+/*
+ * Whether a column reference reads auth.users.raw_user_meta_data, the
+ * user_metadata every user can edit.  varlevelsup counts subqueries outwards
+ * from the Var; beyond the outermost one is the policy's own table.
+ */
+static bool
+reads_raw_user_metadata(FactsWalk *w, Var *var)
+{
+	Query	   *q;
+	RangeTblEntry *rte;
+	char	   *attname;
+
+	if (!OidIsValid(w->funcs->auth_users_oid) || var->varattno <= 0 ||
+		var->varlevelsup >= (Index) list_length(w->queries))
+		return false;
+	q = list_nth_node(Query, w->queries, var->varlevelsup);
+	if ((int) var->varno < 1 || (int) var->varno > list_length(q->rtable))
+		return false;
+	rte = rt_fetch(var->varno, q->rtable);
+	if (rte->rtekind != RTE_RELATION || rte->relid != w->funcs->auth_users_oid)
+		return false;
+	attname = get_attname(rte->relid, var->varattno, true);
+	return attname != NULL && strcmp(attname, "raw_user_meta_data") == 0;
+}
+
+static void
+note_call(FactsWalk *w, FuncExpr *call)
+{
+	const AuditFunc *f = find_func(w->funcs, call->funcid);
+	ListCell   *lc;
+
+	if (f == NULL)
+		return;
+	if (f->flags & AUDIT_FN_CLIENT)
+		w->client_aware = true;
+	if (f->flags & (AUDIT_FN_SETTING | AUDIT_FN_CLAIM) && call->args != NIL)
+	{
+		/* current_setting('request.jwt.claim.client_id'), claim('client_id') */
+		if (names_key(linitial(call->args), "request.jwt.claim.client_id") ||
+			names_key(linitial(call->args), "client_id"))
+			w->client_aware = true;
+		if (names_key(linitial(call->args), "user_metadata"))
+			w->user_metadata = true;
+	}
+	if (w->wrapped > 0 || !hoistable_call(f, call))
+		return;
+	foreach(lc, w->per_row)
+		if (strcmp((const char *) lfirst(lc), f->label) == 0)
+			return;
+	w->per_row = lappend(w->per_row, (void *) f->label);
+}
+
+static bool
+facts_walker(Node *node, FactsWalk *w)
+{
+	bool		result;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		ListCell   *lc;
+
+		/*
+		 * A table a policy reads is read under that table's own policies:
+		 * guarding it can close the policy's table too (see audit()).
+		 */
+		foreach(lc, ((Query *) node)->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind == RTE_RELATION)
+				w->tables = list_append_unique_oid(w->tables, rte->relid);
+		}
+		w->queries = lcons(node, w->queries);
+		result = query_tree_walker((Query *) node, facts_walker, (void *) w, 0);
+		w->queries = list_delete_first(w->queries);
+		return result;
+	}
+	if (IsA(node, Var) && reads_raw_user_metadata(w, (Var *) node))
+		w->user_metadata = true;
+	if (is_once_per_statement(node))
+	{
+		w->wrapped++;
+		result = expression_tree_walker(node, facts_walker, (void *) w);
+		w->wrapped--;
+		return result;
+	}
+	if (IsA(node, FuncExpr))
+		note_call(w, (FuncExpr *) node);
+	if (IsA(node, OpExpr) || IsA(node, FuncExpr) || IsA(node, SubscriptingRef))
+	{
+		if (reads_json_key(node, "client_id"))
+			w->client_aware = true;
+		if (reads_json_key(node, "user_metadata"))
+			w->user_metadata = true;
+		if (is_jwt_client_id_read(w->funcs, node))
+			w->jwt_client_tests++;
+	}
+	return expression_tree_walker(node, facts_walker, (void *) w);
+}
+
+/*
+ * Whether an expression is true whatever the row and request: the literal
+ * true, and AND / OR / NOT / IS NOT NULL built from such constants.  Only
+ * shapes that cannot raise are evaluated: an audit must never fail on the
+ * policy it reads.
+ */
+static int
+constant_truth(Node *node)
+{
+	ListCell   *lc;
+
+	/* 1 = true, 0 = false, -1 = depends */
+	node = strip_casts(node);
+	if (node == NULL)
+		return -1;
+	if (IsA(node, Const))
+	{
+		Const	   *c = (Const *) node;
+
+		if (c->consttype != BOOLOID || c->constisnull)
+			return -1;
+		return DatumGetBool(c->constvalue) ? 1 : 0;
+	}
+	if (IsA(node, BoolExpr))
+	{
+		BoolExpr   *b = (BoolExpr *) node;
+		int			all = 1;
+
+		if (b->boolop == NOT_EXPR)
+		{
+			int			v = constant_truth(linitial(b->args));
+
+			return v < 0 ? -1 : !v;
+		}
+		foreach(lc, b->args)
+		{
+			int			v = constant_truth(lfirst(lc));
+
+			if (b->boolop == OR_EXPR && v == 1)
+				return 1;
+			if (b->boolop == AND_EXPR && v == 0)
+				return 0;
+			if (v != (b->boolop == AND_EXPR ? 1 : 0))
+				all = -1;
+		}
+		return all < 0 ? -1 : (b->boolop == AND_EXPR ? 1 : 0);
+	}
+	if (IsA(node, NullTest) && IsA(strip_casts((Node *) ((NullTest *) node)->arg), Const))
+	{
+		NullTest   *nt = (NullTest *) node;
+		bool		isnull = ((Const *) strip_casts((Node *) nt->arg))->constisnull;
+
+		return (nt->nulltesttype == IS_NULL) == isnull ? 1 : 0;
+	}
+	if (IsA(node, OpExpr))
+	{
+		/* x = x on two equal constants of one type, e.g. 1 = 1 */
+		OpExpr	   *op = (OpExpr *) node;
+		Node	   *l,
+				   *r;
+		char	   *name;
+
+		if (list_length(op->args) != 2)
+			return -1;
+		l = linitial(op->args);
+		r = lsecond(op->args);
+		name = get_opname(op->opno);
+		if (name != NULL && strcmp(name, "=") == 0 && IsA(l, Const) && IsA(r, Const) &&
+			equal(l, r) && !((Const *) l)->constisnull)
+			return 1;
+	}
+	return -1;
+}
+
+/*
+ * Whether the expression has the shape of an oauth_rls guard: conjuncts that
+ * are each (select ...) over extension functions and constants only, with
+ * exactly one oauth_rls.allows(<table>, <command>) call.  Sets the table and
+ * command the guard is for.
+ */
+typedef struct GuardWalk
+{
+	const AuditFuncs *funcs;
+	bool		foreign;		/* found something a guard never contains */
+	int			allows_calls;
+	Oid			table;
+	char	   *command;
+} GuardWalk;
+
+static bool
+guard_walker(Node *node, GuardWalk *g)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *call = (FuncExpr *) node;
+		const AuditFunc *f = find_func(g->funcs, call->funcid);
+
+		if (call->funcformat == COERCE_EXPLICIT_CAST || call->funcformat == COERCE_IMPLICIT_CAST)
+			return expression_tree_walker(node, guard_walker, (void *) g);
+		if (f == NULL || !(f->flags & AUDIT_FN_EXTENSION))
+		{
+			g->foreign = true;
+			return true;
+		}
+		if (f->flags & AUDIT_FN_ALLOWS)
+		{
+			Node	   *tbl = list_length(call->args) == 2 ? strip_casts(linitial(call->args)) : NULL;
+			Node	   *cmd = list_length(call->args) == 2 ? strip_casts(lsecond(call->args)) : NULL;
+
+			g->allows_calls++;
+			if (tbl == NULL || !IsA(tbl, Const) || ((Const *) tbl)->consttype != REGCLASSOID ||
+				((Const *) tbl)->constisnull || !IsA(cmd, Const) ||
+				((Const *) cmd)->consttype != TEXTOID || ((Const *) cmd)->constisnull)
+			{
+				g->foreign = true;
+				return true;
+			}
+			g->table = DatumGetObjectId(((Const *) tbl)->constvalue);
+			g->command = TextDatumGetCString(((Const *) cmd)->constvalue);
+			return false;
+		}
+		return expression_tree_walker(node, guard_walker, (void *) g);
+	}
+	if (IsA(node, Const) || IsA(node, BoolExpr) || IsA(node, OpExpr) ||
+		IsA(node, ScalarArrayOpExpr) || IsA(node, NullTest) || IsA(node, BooleanTest) ||
+		IsA(node, RelabelType) || IsA(node, CoerceViaIO) || IsA(node, ArrayExpr) ||
+		IsA(node, List))
+		return expression_tree_walker(node, guard_walker, (void *) g);
+	g->foreign = true;
+	return true;
+}
+
+static bool
+guard_shape(const AuditFuncs *funcs, Node *qual, Oid *table, char **command)
+{
+	GuardWalk	g = {funcs, false, 0, InvalidOid, NULL};
+	List	   *conjuncts;
+	ListCell   *lc;
+
+	if (qual == NULL)
+		return false;
+	if (IsA(qual, BoolExpr) && ((BoolExpr *) qual)->boolop == AND_EXPR)
+		conjuncts = ((BoolExpr *) qual)->args;
+	else
+		conjuncts = list_make1(qual);
+	foreach(lc, conjuncts)
+	{
+		Node	   *target = scalar_wrapper_target(lfirst(lc));
+
+		if (target == NULL || guard_walker(target, &g))
+			return false;
+	}
+	if (g.foreign || g.allows_calls != 1)
+		return false;
+	*table = g.table;
+	*command = g.command;
+	return true;
+}
+
+/*
+ * The guard both trees are for: every tree present must have the guard shape,
+ * and for the same table and command (an UPDATE guard has both).
+ */
+static bool
+guard_of(const AuditFuncs *funcs, Node *qual, Node *check, Oid *table, char **command)
+{
+	Oid			check_table;
+	char	   *check_command;
+
+	if (qual == NULL && check == NULL)
+		return false;
+	if (qual != NULL && !guard_shape(funcs, qual, table, command))
+		return false;
+	if (check == NULL)
+		return true;
+	if (!guard_shape(funcs, check, &check_table, &check_command))
+		return false;
+	if (qual != NULL && (check_table != *table || strcmp(check_command, *command) != 0))
+		return false;
+	*table = check_table;
+	*command = check_command;
+	return true;
+}
+
+static Node *
+tree_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return (Node *) stringToNode(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
+}
+
+/*
+ * oauth_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree)
+ *   -> (per_row_calls text[], client_aware, user_metadata, using_true,
+ *       check_true, jwt_client_tests, guard_table oid, guard_command text,
+ *       reads_tables oid[])
+ */
+PG_FUNCTION_INFO_V1(oauth_rls_policy_facts);
+Datum
+oauth_rls_policy_facts(PG_FUNCTION_ARGS)
+{
+	const AuditFuncs *funcs = audit_funcs(fcinfo);
+	Node	   *qual = tree_arg(fcinfo, 0);
+	Node	   *check = tree_arg(fcinfo, 1);
+	FactsWalk	w = {funcs, 0, NIL, false, false, 0, NIL, NIL};
+	TupleDesc	tupdesc;
+	Datum		values[9];
+	bool		nulls[9] = {false};
+	Datum	   *tables;
+	Oid			guard_table = InvalidOid;
+	char	   *guard_command = NULL;
+	Datum	   *labels;
+	int			i = 0;
+	ListCell   *lc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("oauth_rls._policy_facts must be declared with OUT parameters")));
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	facts_walker(qual, &w);
+	facts_walker(check, &w);
+
+	labels = palloc(sizeof(Datum) * (list_length(w.per_row) + 1));
+	foreach(lc, w.per_row)
+		labels[i++] = CStringGetTextDatum((const char *) lfirst(lc));
+	values[0] = PointerGetDatum(construct_array(labels, i, TEXTOID, -1, false, TYPALIGN_INT));
+	values[1] = BoolGetDatum(w.client_aware);
+	values[2] = BoolGetDatum(w.user_metadata);
+	values[3] = BoolGetDatum(constant_truth(qual) == 1);
+	nulls[3] = qual == NULL;
+	values[4] = BoolGetDatum(constant_truth(check) == 1);
+	nulls[4] = check == NULL;
+	values[5] = Int32GetDatum(w.jwt_client_tests);
+	if (guard_of(funcs, qual, check, &guard_table, &guard_command))
+	{
+		values[6] = ObjectIdGetDatum(guard_table);
+		values[7] = CStringGetTextDatum(guard_command);
+	}
+	else
+		nulls[6] = nulls[7] = true;
+	tables = palloc(sizeof(Datum) * (list_length(w.tables) + 1));
+	i = 0;
+	foreach(lc, w.tables)
+		tables[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[8] = PointerGetDatum(construct_array(tables, i, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* (select <expr>), named like the parser names it, so a re-parse is equal. */
+static Node *
+wrap_once_per_statement(Node *expr, const char *name)
+{
+	Query	   *q = makeNode(Query);
+	SubLink    *sl = makeNode(SubLink);
+
+	q->commandType = CMD_SELECT;
+	q->querySource = QSRC_ORIGINAL;
+	q->canSetTag = true;
+	q->jointree = makeFromExpr(NIL, NULL);
+	q->targetList = list_make1(makeTargetEntry((Expr *) expr, 1, pstrdup(name), false));
+	sl->subLinkType = EXPR_SUBLINK;
+	sl->subLinkId = 0;
+	sl->testexpr = NULL;
+	sl->operName = NIL;
+	sl->subselect = (Node *) q;
+	sl->location = -1;
+	return (Node *) sl;
+}
+
+typedef struct RewriteCtx
+{
+	const AuditFuncs *funcs;
+	int			wrapped;
+	bool		changed;
+} RewriteCtx;
+
+static FuncExpr *
+make_client_id_call(const AuditFuncs *funcs, Oid collation)
+{
+	return makeFuncExpr(funcs->client_id_oid, TEXTOID, NIL, InvalidOid, collation,
+						COERCE_EXPLICIT_CALL);
+}
+
+/*
+ * Replaces <claims> ->> 'client_id' by oauth_rls.client_id() and wraps every
+ * per-row request call in its own (select ...).  Only the call itself is
+ * wrapped, as Supabase's guide writes it: (select auth.jwt()) ->> 'role'.
+ */
+static Node *
+rewrite_mutator(Node *node, RewriteCtx *ctx)
+{
+	Node	   *result;
+
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Query))
+		return (Node *) query_tree_mutator((Query *) node, rewrite_mutator, (void *) ctx, 0);
+	if (is_once_per_statement(node))
+	{
+		ctx->wrapped++;
+		result = expression_tree_mutator(node, rewrite_mutator, (void *) ctx);
+		ctx->wrapped--;
+		return result;
+	}
+	if (OidIsValid(ctx->funcs->client_id_oid) && is_jwt_client_id_read(ctx->funcs, node))
+	{
+		ctx->changed = true;
+		result = (Node *) make_client_id_call(ctx->funcs, ((OpExpr *) node)->opcollid);
+		return ctx->wrapped > 0 ? result : wrap_once_per_statement(result, "client_id");
+	}
+	if (IsA(node, FuncExpr) && ctx->wrapped == 0)
+	{
+		FuncExpr   *call = (FuncExpr *) node;
+
+		if (hoistable_call(find_func(ctx->funcs, call->funcid), call))
+		{
+			ctx->changed = true;
+			return wrap_once_per_statement(copyObject(node), get_func_name(call->funcid));
+		}
+	}
+	return expression_tree_mutator(node, rewrite_mutator, (void *) ctx);
+}
+
+/* The rewritten tree as SQL, or NULL when the rewrite changes nothing. */
+static Datum
+rewrite_tree(RewriteCtx *ctx, Node *tree, List *dpcontext, bool *isnull)
+{
+	Node	   *rewritten;
+
+	ctx->changed = false;
+	rewritten = rewrite_mutator(tree, ctx);
+	*isnull = !ctx->changed;
+	if (!ctx->changed)
+		return (Datum) 0;
+	return CStringGetTextDatum(deparse_expression(rewritten, dpcontext, false, false));
+}
+
+/*
+ * oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_tree, relid oid)
+ *   -> (new_qual text, new_check text)
+ *   Each expression rewritten, as SQL for ALTER POLICY, or NULL when it needs
+ *   no change.  One deparse context serves both.
+ */
+PG_FUNCTION_INFO_V1(oauth_rls_rewrite_policy);
+Datum
+oauth_rls_rewrite_policy(PG_FUNCTION_ARGS)
+{
+	RewriteCtx	ctx = {audit_funcs(fcinfo), 0, false};
+	Node	   *qual = tree_arg(fcinfo, 0);
+	Node	   *check = tree_arg(fcinfo, 1);
+	Oid			relid = PG_GETARG_OID(2);
+	char	   *relname = get_rel_name(relid);
+	List	   *dpcontext;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {true, true};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("oauth_rls._rewrite_policy must be declared with OUT parameters")));
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	tupdesc = BlessTupleDesc(tupdesc);
+	dpcontext = deparse_context_for(relname, relid);
+	if (qual != NULL)
+		values[0] = rewrite_tree(&ctx, qual, dpcontext, &nulls[0]);
+	if (check != NULL)
+		values[1] = rewrite_tree(&ctx, check, dpcontext, &nulls[1]);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

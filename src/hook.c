@@ -1,0 +1,1109 @@
+/*
+ * hook.c
+ *      oauth_rls.custom_access_token_hook(event jsonb) -> jsonb: Supabase
+ *      Auth's Custom Access Token Hook, in C.
+ *
+ * Auth calls the hook for every token it issues, inside the issuing
+ * transaction, as supabase_auth_admin with a 2 s statement timeout.  A raised
+ * error, a timeout or a NULL result fails the sign-in with HTTP 500, so the
+ * hook never raises and never returns NULL: a bad event gets an error object
+ * ({"error": {"http_code", "message"}}), and an unexpected error (a broken
+ * chained hook, a missing table) is caught in a subtransaction and turned into
+ * one.  Its success output ({"claims": ...}) always satisfies Auth's claims
+ * schema, because the event's claims are checked against that schema first and
+ * every change made here keeps each claim's type.
+ *
+ * Per call: check the event, look up the client's tier (registry.c) and
+ * settings (cached per backend, dropped when oauth_rls.clients changes), run
+ * the chained user hook if one is set, build the claims once with the jsonb
+ * push API, then count the issuance in a second subtransaction so that a
+ * failure to count never fails the sign-in.
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/regproc.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "hook.h"
+#include "invalidation.h"
+#include "registry.h"
+
+/* Settings (see hook_init). */
+static bool minimize_third_party_claims = true;
+static bool record_issuance = true;
+static char *chained_hook = NULL;
+
+/*
+ * Claims a client's extra_claims can never set or overwrite (the CHECK
+ * constraint clients_extra_claims_check lists the same names), and that
+ * strip_claims can never remove (clients_strip_claims_check).
+ */
+static const char *const protected_claims[] = {
+	"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "role", "aal", "amr",
+	"session_id", "is_anonymous", "client_id", "scope", "client_tier", NULL
+};
+
+/*
+ * Claims always copied from Auth's event, whatever a chained hook returned:
+ * they say who the user and session are, how strongly the user signed in and
+ * what was granted.  A hook that changed them would change what RLS allows.
+ */
+static const char *const event_claims[] = {
+	"sub", "role", "session_id", "client_id", "exp", "iat", "scope", "aal",
+	"amr", "is_anonymous", NULL
+};
+
+/* Auth's claims schema, plus scope (read here as a string). */
+typedef enum ClaimType
+{
+	CT_STRING,
+	CT_INTEGER,
+	CT_BOOLEAN,
+	CT_OBJECT,
+	CT_AUD,						/* a string or an array of strings */
+	CT_AMR						/* an array of strings or objects */
+} ClaimType;
+
+static const char *const claim_type_names[] = {
+	"a string", "an integer", "a boolean", "an object",
+	"a string or an array of strings", "an array of strings or objects"
+};
+
+typedef struct ClaimRule
+{
+	const char *name;
+	bool		required;
+	ClaimType	type;
+} ClaimRule;
+
+static const ClaimRule claim_rules[] = {
+	{"aud", true, CT_AUD},
+	{"exp", true, CT_INTEGER},
+	{"iat", true, CT_INTEGER},
+	{"sub", true, CT_STRING},
+	{"email", true, CT_STRING},
+	{"phone", true, CT_STRING},
+	{"role", true, CT_STRING},
+	{"aal", true, CT_STRING},
+	{"session_id", true, CT_STRING},
+	{"is_anonymous", true, CT_BOOLEAN},
+	{"nbf", false, CT_INTEGER},
+	{"iss", false, CT_STRING},
+	{"jti", false, CT_STRING},
+	{"client_id", false, CT_STRING},
+	{"scope", false, CT_STRING},
+	{"app_metadata", false, CT_OBJECT},
+	{"user_metadata", false, CT_OBJECT},
+	{"amr", false, CT_AMR},
+};
+
+/* Scopes that decide which personal claims a third-party client keeps. */
+#define SCOPE_EMAIL		0x01
+#define SCOPE_PHONE		0x02
+#define SCOPE_PROFILE	0x04
+
+/* A client's token settings: the per-client columns of oauth_rls.clients. */
+typedef struct ClientSettings
+{
+	char		client_id[CLIENT_ID_MAXLEN + 1];	/* hash key */
+	char	   *audience;		/* replaces aud; NULL keeps it */
+	Jsonb	   *extra;			/* merged in; NULL when empty */
+	int			nstrip;
+	char	  **strip;			/* removed, or blanked when Auth requires it */
+} ClientSettings;
+
+#define SETTINGS_CACHE_MAX_ENTRIES 10000
+
+static MemoryContext settings_cxt = NULL;
+static HTAB *settings_cache = NULL;
+static uint64 settings_generation = 0;
+
+/* What one call decided, and what to count. */
+typedef struct HookOutcome
+{
+	Jsonb	   *output;
+	bool		count;			/* a token was issued, or refused as blocked */
+	const char *client;			/* client_id, or "direct" */
+	OAuthTier	tier;
+	const char *method;
+} HookOutcome;
+
+/* Where an unexpected error happened: it decides the error object's message. */
+typedef enum HookStage
+{
+	STAGE_PROCESS,
+	STAGE_CHAIN_RESOLVE,
+	STAGE_CHAIN_CALL
+} HookStage;
+
+static SPIPlanPtr issuance_plan = NULL;
+
+/* The local transaction that last counted an issuance, and its count. */
+static LocalTransactionId counted_lxid = InvalidLocalTransactionId;
+static int	counted_in_xact = 0;
+
+void
+hook_init(void)
+{
+	DefineCustomBoolVariable("oauth_rls.minimize_third_party_claims",
+							 "Blank personal claims of third-party tokens that lack the matching scope.",
+							 "Without scope email, email becomes \"\"; without phone, phone becomes \"\"; "
+							 "without profile, user_metadata becomes {}.",
+							 &minimize_third_party_claims, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("oauth_rls.chained_hook",
+							   "Hook function that oauth_rls.custom_access_token_hook runs first.",
+							   "A function signature such as public.my_hook(jsonb), returning jsonb; "
+							   "empty for none.",
+							   &chained_hook, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("oauth_rls.record_issuance",
+							 "Count every token the hook issues in oauth_rls.token_issuance.",
+							 NULL,
+							 &record_issuance, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/* jsonb helpers */
+
+static inline bool
+key_is(const JsonbValue *key, const char *name)
+{
+	size_t		len = strlen(name);
+
+	return (size_t) key->val.string.len == len &&
+		memcmp(key->val.string.val, name, len) == 0;
+}
+
+static bool
+key_in(const JsonbValue *key, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		if (key_is(key, *names))
+			return true;
+	return false;
+}
+
+static JsonbValue *
+find_key(JsonbContainer *object, const char *name, JsonbValue *buf)
+{
+	return getKeyJsonValueFromContainer(object, name, strlen(name), buf);
+}
+
+static inline bool
+is_object(const JsonbValue *v)
+{
+	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
+}
+
+static inline bool
+is_array(const JsonbValue *v)
+{
+	return v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
+}
+
+static void
+push_key(JsonbParseState **state, const char *name)
+{
+	JsonbValue	key;
+
+	key.type = jbvString;
+	key.val.string.val = (char *) name;
+	key.val.string.len = strlen(name);
+	pushJsonbValue(state, WJB_KEY, &key);
+}
+
+static void
+push_string(JsonbParseState **state, const char *value)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+static void
+push_empty_object(JsonbParseState **state)
+{
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+/* {"error": {"http_code": code, "message": message}}, as Auth expects. */
+static Jsonb *
+error_object(int http_code, const char *message)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	code;
+	JsonbValue *result;
+
+	code.type = jbvNumeric;
+	code.val.numeric = int64_to_numeric(http_code);
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_key(&state, "error");
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_key(&state, "http_code");
+	pushJsonbValue(&state, WJB_VALUE, &code);
+	push_key(&state, "message");
+	push_string(&state, message);
+	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(result);
+}
+
+/* Checking claims against Auth's schema */
+
+/*
+ * An integer written without a fraction.  Auth always writes exp and iat so;
+ * 1.0 is refused rather than relying on every JWT consumer to accept it.
+ */
+static bool
+numeric_is_whole(Numeric n)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+
+	return strchr(text, '.') == NULL;
+}
+
+/* Whether every element of an array is one of the allowed kinds. */
+static bool
+array_elements_are(JsonbContainer *array, bool strings, bool objects)
+{
+	JsonbIterator *it = JsonbIteratorInit(array);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (!((strings && v.type == jbvString) || (objects && is_object(&v))))
+			return false;
+	}
+	return true;
+}
+
+static bool
+value_has_type(const JsonbValue *v, ClaimType type)
+{
+	switch (type)
+	{
+		case CT_STRING:
+			return v->type == jbvString;
+		case CT_INTEGER:
+			return v->type == jbvNumeric && numeric_is_whole(v->val.numeric);
+		case CT_BOOLEAN:
+			return v->type == jbvBool;
+		case CT_OBJECT:
+			return is_object(v);
+		case CT_AUD:
+			return v->type == jbvString ||
+				(is_array(v) && array_elements_are(v->val.binary.data, true, false));
+		case CT_AMR:
+			return is_array(v) && array_elements_are(v->val.binary.data, true, true);
+	}
+	return false;
+}
+
+static const ClaimRule *
+claim_rule(const JsonbValue *key)
+{
+	for (size_t i = 0; i < lengthof(claim_rules); i++)
+		if (key_is(key, claim_rules[i].name))
+			return &claim_rules[i];
+	return NULL;
+}
+
+/*
+ * Checks a claims object against Auth's schema.  Returns NULL when it
+ * conforms, else what is wrong (naming the claim, never its value).  With
+ * skip_event_claims, the claims copied from Auth's event are not checked.
+ */
+static char *
+claims_problem(JsonbContainer *claims, bool skip_event_claims)
+{
+	for (size_t i = 0; i < lengthof(claim_rules); i++)
+	{
+		const ClaimRule *rule = &claim_rules[i];
+		JsonbValue	buf;
+		JsonbValue *v;
+		bool		from_event = false;
+
+		if (skip_event_claims)
+			for (const char *const *c = event_claims; *c != NULL; c++)
+				if (strcmp(*c, rule->name) == 0)
+					from_event = true;
+		if (from_event)
+			continue;
+
+		v = find_key(claims, rule->name, &buf);
+		if (v == NULL)
+		{
+			if (rule->required)
+				return psprintf("claim \"%s\" is missing", rule->name);
+			continue;
+		}
+		if (!value_has_type(v, rule->type))
+			return psprintf("claim \"%s\" must be %s", rule->name,
+							claim_type_names[rule->type]);
+	}
+	return NULL;
+}
+
+/*
+ * Checks the event's top level, returning its claims and the authentication
+ * method; NULL when it is fine, else what is wrong.
+ */
+static char *
+event_problem(Jsonb *event, JsonbContainer **claims, const char **method)
+{
+	JsonbValue	buf;
+	JsonbValue *v;
+
+	if (!JB_ROOT_IS_OBJECT(event))
+		return "the event must be a JSON object";
+
+	v = find_key(&event->root, "claims", &buf);
+	if (v == NULL)
+		return "\"claims\" is missing";
+	if (!is_object(v))
+		return "\"claims\" must be a JSON object";
+	*claims = v->val.binary.data;
+
+	v = find_key(&event->root, "user_id", &buf);
+	if (v != NULL && v->type != jbvString)
+		return "\"user_id\" must be a string";
+	v = find_key(&event->root, "metadata", &buf);
+	if (v != NULL && !is_object(v))
+		return "\"metadata\" must be a JSON object";
+
+	*method = "unknown";
+	v = find_key(&event->root, "authentication_method", &buf);
+	if (v != NULL)
+	{
+		int			len;
+
+		if (v->type != jbvString)
+			return "\"authentication_method\" must be a string";
+		len = pg_mbcliplen(v->val.string.val, v->val.string.len, HOOK_METHOD_MAXLEN);
+		if (len > 0)
+			*method = pnstrdup(v->val.string.val, len);
+	}
+	return claims_problem(*claims, false);
+}
+
+/* Per-client settings */
+
+static void
+reset_settings_cache(void)
+{
+	HASHCTL		ctl;
+
+	if (settings_cxt == NULL)
+		settings_cxt = AllocSetContextCreate(TopMemoryContext,
+											 "oauth_rls hook client settings",
+											 ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(settings_cxt);
+	ctl.keysize = CLIENT_ID_MAXLEN + 1;
+	ctl.entrysize = sizeof(ClientSettings);
+	ctl.hcxt = settings_cxt;
+	settings_cache = hash_create("oauth_rls hook client settings", 64, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	settings_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
+}
+
+static Datum
+column_value(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull)
+{
+	AttrNumber	attnum = get_attnum(oauth_rls_table_oid(OAUTH_TABLE_CLIENTS), column);
+
+	*isnull = true;
+	if (attnum == InvalidAttrNumber)
+		return (Datum) 0;
+	return heap_getattr(tuple, attnum, desc, isnull);
+}
+
+/* registry_read_row callback: copies the settings into settings_cxt. */
+static void
+read_settings_columns(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ClientSettings *cs = (ClientSettings *) arg;
+	MemoryContext oldcxt = MemoryContextSwitchTo(settings_cxt);
+	bool		isnull;
+	Datum		d;
+
+	d = column_value(tuple, desc, "audience", &isnull);
+	if (!isnull)
+		cs->audience = TextDatumGetCString(d);
+
+	d = column_value(tuple, desc, "extra_claims", &isnull);
+	if (!isnull)
+	{
+		Jsonb	   *extra = DatumGetJsonbPCopy(d);
+
+		if (JB_ROOT_IS_OBJECT(extra) && JB_ROOT_COUNT(extra) > 0)
+			cs->extra = extra;
+	}
+
+	d = column_value(tuple, desc, "strip_claims", &isnull);
+	if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+		cs->strip = palloc(sizeof(char *) * (n + 1));
+		for (int i = 0; i < n; i++)
+			if (!nulls[i])
+				cs->strip[cs->nstrip++] = TextDatumGetCString(elems[i]);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The settings of a registered client.  Cached per backend; the cache is
+ * dropped whenever a change to oauth_rls.clients commits (invalidation.c).
+ */
+static const ClientSettings *
+client_settings(const char *client_id)
+{
+	ClientSettings *entry;
+	ClientSettings *fresh;
+	bool		found;
+
+	if (settings_cache == NULL ||
+		settings_generation != oauth_rls_table_generation[OAUTH_TABLE_CLIENTS] ||
+		hash_get_num_entries(settings_cache) >= SETTINGS_CACHE_MAX_ENTRIES)
+		reset_settings_cache();
+
+	entry = (ClientSettings *) hash_search(settings_cache, client_id, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry;
+
+	fresh = palloc0(sizeof(ClientSettings));
+	strlcpy(fresh->client_id, client_id, sizeof(fresh->client_id));
+	registry_read_row(client_id, read_settings_columns, fresh);
+
+	/* Invalidations processed during the read make the cache stale: skip it. */
+	if (settings_generation != oauth_rls_table_generation[OAUTH_TABLE_CLIENTS])
+		return fresh;
+	entry = (ClientSettings *) hash_search(settings_cache, client_id, HASH_ENTER, &found);
+	*entry = *fresh;
+	return entry;
+}
+
+/* Chaining to the user's own hook */
+
+/*
+ * The function oauth_rls.chained_hook names, checked: a plain function
+ * (jsonb) -> jsonb, not this hook, that the current role may execute.
+ * Raises otherwise; the caller turns that into an error object.
+ */
+static Oid
+chained_hook_oid(Oid self)
+{
+	Oid			fn;
+	HeapTuple	tuple;
+	Form_pg_proc proc;
+	bool		usable;
+	AclResult	aclresult;
+
+	fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein, CStringGetDatum(chained_hook)));
+	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("oauth_rls.chained_hook does not name a function")));
+	proc = (Form_pg_proc) GETSTRUCT(tuple);
+	usable = fn != self && proc->prokind == PROKIND_FUNCTION && !proc->proretset &&
+		proc->prorettype == JSONBOID && proc->pronargs == 1 &&
+		proc->proargtypes.values[0] == JSONBOID;
+	ReleaseSysCache(tuple);
+	if (!usable)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("oauth_rls.chained_hook must name a function (jsonb) returning jsonb"),
+				 errdetail("It may not be oauth_rls.custom_access_token_hook itself.")));
+
+#if PG_VERSION_NUM >= 160000
+	aclresult = object_aclcheck(ProcedureRelationId, fn, GetUserId(), ACL_EXECUTE);
+#else
+	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+#endif
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+	InvokeFunctionExecuteHook(fn);
+	return fn;
+}
+
+/* Calls the chained hook; NULL when it returned SQL NULL. */
+static Jsonb *
+call_chained_hook(Oid fn, Jsonb *event)
+{
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(callinfo, 1);
+	Datum		result;
+
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*callinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+	callinfo->args[0].value = JsonbPGetDatum(event);
+	callinfo->args[0].isnull = false;
+	result = FunctionCallInvoke(callinfo);
+	if (callinfo->isnull)
+		return NULL;
+	return DatumGetJsonbP(result);
+}
+
+/* An error object Auth acts on: "error" is an object with a message. */
+static bool
+is_error_object(JsonbValue *error)
+{
+	JsonbValue	buf;
+	JsonbValue *v;
+
+	if (!is_object(error))
+		return false;
+	v = find_key(error->val.binary.data, "message", &buf);
+	if (v == NULL || v->type != jbvString || v->val.string.len == 0)
+		return false;
+	v = find_key(error->val.binary.data, "http_code", &buf);
+	return v == NULL || value_has_type(v, CT_INTEGER);
+}
+
+/*
+ * Runs the chained hook on the event.  Returns its claims, or NULL after
+ * setting out->output to the error object to return (the hook's own, passed
+ * through unchanged, or ours when its output is unusable).
+ */
+static JsonbContainer *
+run_chained_hook(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *stage)
+{
+	Oid			fn;
+	Jsonb	   *result;
+	JsonbValue	buf;
+	JsonbValue *v;
+	char	   *problem;
+
+	*stage = STAGE_CHAIN_RESOLVE;
+	fn = chained_hook_oid(self);
+	*stage = STAGE_CHAIN_CALL;
+	result = call_chained_hook(fn, event);
+	*stage = STAGE_PROCESS;
+
+	if (result == NULL)
+	{
+		out->output = error_object(500, "the chained token hook returned NULL");
+		return NULL;
+	}
+	if (!JB_ROOT_IS_OBJECT(result))
+	{
+		out->output = error_object(500, "the chained token hook did not return a JSON object");
+		return NULL;
+	}
+	v = find_key(&result->root, "error", &buf);
+	if (v != NULL && v->type != jbvNull)
+	{
+		out->output = is_error_object(v) ? result :
+			error_object(500, "the chained token hook returned a malformed error object");
+		return NULL;
+	}
+	if (VARSIZE(result) > HOOK_MAX_EVENT_BYTES)
+	{
+		out->output = error_object(500, "the chained token hook returned too large a result");
+		return NULL;
+	}
+	v = find_key(&result->root, "claims", &buf);
+	if (v == NULL || !is_object(v))
+	{
+		out->output = error_object(500, "the chained token hook returned no \"claims\" object");
+		return NULL;
+	}
+	problem = claims_problem(v->val.binary.data, true);
+	if (problem != NULL)
+	{
+		out->output = error_object(500, psprintf("the chained token hook returned invalid claims: %s",
+												 problem));
+		return NULL;
+	}
+	return v->val.binary.data;
+}
+
+/* Building the claims */
+
+static int
+granted_scopes(JsonbContainer *claims)
+{
+	JsonbValue	buf;
+	JsonbValue *v = find_key(claims, "scope", &buf);
+	int			flags = 0;
+	const char *s;
+	int			len;
+
+	if (v == NULL || v->type != jbvString)
+		return 0;
+	s = v->val.string.val;
+	len = v->val.string.len;
+	for (int i = 0; i < len;)
+	{
+		int			start;
+
+		while (i < len && s[i] == ' ')
+			i++;
+		start = i;
+		while (i < len && s[i] != ' ')
+			i++;
+		if (i - start == 5 && memcmp(s + start, "email", 5) == 0)
+			flags |= SCOPE_EMAIL;
+		else if (i - start == 5 && memcmp(s + start, "phone", 5) == 0)
+			flags |= SCOPE_PHONE;
+		else if (i - start == 7 && memcmp(s + start, "profile", 7) == 0)
+			flags |= SCOPE_PROFILE;
+	}
+	return flags;
+}
+
+/* An extra claim is applied unless it is protected or of the wrong type. */
+static bool
+extra_claim_allowed(const JsonbValue *key, const JsonbValue *value)
+{
+	const ClaimRule *rule;
+
+	if (key_in(key, protected_claims))
+		return false;
+	rule = claim_rule(key);
+	return rule == NULL || value_has_type(value, rule->type);
+}
+
+typedef enum ClaimAction
+{
+	CLAIM_KEEP,
+	CLAIM_DROP,					/* removed, or replaced further on */
+	CLAIM_BLANK_STRING,
+	CLAIM_BLANK_OBJECT
+} ClaimAction;
+
+/* Auth requires email and phone: stripping or minimising blanks them. */
+static ClaimAction
+blank_or_drop(const JsonbValue *key)
+{
+	return (key_is(key, "email") || key_is(key, "phone")) ? CLAIM_BLANK_STRING : CLAIM_DROP;
+}
+
+static ClaimAction
+claim_action(const JsonbValue *key, const ClientSettings *cs, bool minimise, int scopes)
+{
+	if (key_in(key, event_claims) || key_is(key, "client_tier"))
+		return CLAIM_DROP;
+	if (cs != NULL)
+	{
+		if (cs->audience != NULL && key_is(key, "aud"))
+			return CLAIM_DROP;
+		if (cs->extra != NULL)
+		{
+			JsonbValue	buf;
+			JsonbValue *extra = getKeyJsonValueFromContainer(&cs->extra->root,
+															 key->val.string.val,
+															 key->val.string.len, &buf);
+
+			if (extra != NULL && extra_claim_allowed(key, extra))
+				return CLAIM_DROP;
+		}
+		for (int i = 0; i < cs->nstrip; i++)
+			if (key_is(key, cs->strip[i]) && !key_in(key, protected_claims))
+				return blank_or_drop(key);
+	}
+	if (minimise)
+	{
+		if (key_is(key, "email") && !(scopes & SCOPE_EMAIL))
+			return CLAIM_BLANK_STRING;
+		if (key_is(key, "phone") && !(scopes & SCOPE_PHONE))
+			return CLAIM_BLANK_STRING;
+		if (key_is(key, "user_metadata") && !(scopes & SCOPE_PROFILE))
+			return CLAIM_BLANK_OBJECT;
+	}
+	return CLAIM_KEEP;
+}
+
+/*
+ * {"claims": ...}: the working claims (Auth's, or the chained hook's) with
+ * stripping and minimisation applied, the event claims copied from Auth's
+ * event, then the client's audience and extra claims, then client_tier.
+ */
+static Jsonb *
+build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier,
+			 const ClientSettings *cs)
+{
+	JsonbParseState *state = NULL;
+	JsonbIterator *it;
+	JsonbValue	key;
+	JsonbValue	value;
+	JsonbValue	buf;
+	JsonbValue *v;
+	JsonbIteratorToken tok;
+	bool		minimise = tier == TIER_THIRD_PARTY && minimize_third_party_claims;
+	int			scopes = minimise ? granted_scopes(auth_claims) : 0;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_key(&state, "claims");
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+
+	it = JsonbIteratorInit(claims);
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		(void) JsonbIteratorNext(&it, &value, true);
+		switch (claim_action(&key, cs, minimise, scopes))
+		{
+			case CLAIM_KEEP:
+				pushJsonbValue(&state, WJB_KEY, &key);
+				pushJsonbValue(&state, WJB_VALUE, &value);
+				break;
+			case CLAIM_DROP:
+				break;
+			case CLAIM_BLANK_STRING:
+				pushJsonbValue(&state, WJB_KEY, &key);
+				push_string(&state, "");
+				break;
+			case CLAIM_BLANK_OBJECT:
+				pushJsonbValue(&state, WJB_KEY, &key);
+				push_empty_object(&state);
+				break;
+		}
+	}
+
+	for (const char *const *name = event_claims; *name != NULL; name++)
+		if ((v = find_key(auth_claims, *name, &buf)) != NULL)
+		{
+			push_key(&state, *name);
+			pushJsonbValue(&state, WJB_VALUE, v);
+		}
+
+	if (cs != NULL && cs->audience != NULL)
+	{
+		push_key(&state, "aud");
+		push_string(&state, cs->audience);
+	}
+	if (cs != NULL && cs->extra != NULL)
+	{
+		it = JsonbIteratorInit(&cs->extra->root);
+		while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+		{
+			if (tok != WJB_KEY)
+				continue;
+			(void) JsonbIteratorNext(&it, &value, true);
+			if (extra_claim_allowed(&key, &value))
+			{
+				pushJsonbValue(&state, WJB_KEY, &key);
+				pushJsonbValue(&state, WJB_VALUE, &value);
+			}
+		}
+	}
+
+	push_key(&state, "client_tier");
+	push_string(&state, oauth_tier_labels[tier]);
+
+	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/* One call */
+
+static void
+process_event(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *stage)
+{
+	JsonbContainer *auth_claims = NULL;
+	JsonbContainer *claims;
+	JsonbValue	buf;
+	JsonbValue *v;
+	char	   *problem;
+	char	   *client_id = NULL;
+	bool		registered = false;
+	OAuthTier	tier = TIER_DIRECT;
+
+	problem = event_problem(event, &auth_claims, &out->method);
+	if (problem != NULL)
+	{
+		out->output = error_object(400, psprintf("invalid hook event: %s", problem));
+		return;
+	}
+
+	/* "client_id" present means an OAuth token; its type was checked above. */
+	v = find_key(auth_claims, "client_id", &buf);
+	if (v != NULL)
+	{
+		if (v->val.string.len == 0 || v->val.string.len > CLIENT_ID_MAXLEN)
+		{
+			out->output = error_object(400, "invalid hook event: claim \"client_id\" must be "
+									   "a non-empty string of at most 255 bytes");
+			return;
+		}
+		client_id = pnstrdup(v->val.string.val, v->val.string.len);
+		registered = registry_lookup(client_id, &tier);
+		if (!registered)
+			tier = (OAuthTier) oauth_rls_unregistered_tier;
+	}
+	out->client = client_id != NULL ? client_id : "direct";
+	out->tier = tier;
+
+	if (tier == TIER_BLOCKED)
+	{
+		out->output = error_object(403, "this OAuth client is blocked: no tokens are issued to it");
+		out->count = true;
+		return;
+	}
+
+	claims = auth_claims;
+	if (chained_hook != NULL && chained_hook[0] != '\0')
+	{
+		claims = run_chained_hook(event, self, out, stage);
+		if (claims == NULL)
+			return;
+	}
+
+	out->output = build_output(auth_claims, claims, tier,
+							   registered ? client_settings(client_id) : NULL);
+	out->count = true;
+}
+
+static const char *
+stage_message(HookStage stage)
+{
+	switch (stage)
+	{
+		case STAGE_CHAIN_RESOLVE:
+			return "oauth_rls.chained_hook does not name a usable hook function";
+		case STAGE_CHAIN_CALL:
+			return "the chained token hook failed";
+		case STAGE_PROCESS:
+			break;
+	}
+	return "the oauth_rls token hook failed";
+}
+
+/*
+ * Runs fn(arg) in a subtransaction, as a PL/pgSQL exception block does.
+ * Returns NULL when it succeeded; else rolls back what it did (a chained
+ * hook's writes included) and returns the error.  A cancel or statement
+ * timeout is re-raised instead, as PL/pgSQL's WHEN OTHERS does.
+ */
+static ErrorData *
+try_in_subtransaction(void (*fn) (void *), void *arg)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+typedef struct ProcessArgs
+{
+	Jsonb	   *event;
+	Oid			self;
+	HookOutcome *out;
+	volatile HookStage stage;
+} ProcessArgs;
+
+static void
+process_event_cb(void *arg)
+{
+	ProcessArgs *a = (ProcessArgs *) arg;
+
+	process_event(a->event, a->self, a->out, &a->stage);
+}
+
+/*
+ * Runs process_event guarded: an unexpected error becomes an error object
+ * with http_code 500, logged with its cause.
+ */
+static void
+run_guarded(Jsonb *event, Oid self, HookOutcome *out)
+{
+	ProcessArgs args = {event, self, out, STAGE_PROCESS};
+	ErrorData  *edata = try_in_subtransaction(process_event_cb, &args);
+
+	if (edata == NULL)
+		return;
+	ereport(LOG,
+			(errcode(edata->sqlerrcode),
+			 errmsg("oauth_rls.custom_access_token_hook: %s: %s",
+					stage_message(args.stage), edata->message)));
+	out->output = error_object(500, stage_message(args.stage));
+	out->count = false;
+	FreeErrorData(edata);
+}
+
+/* Issuance metrics */
+
+/*
+ * The shard row to add to: the backend's own, for the first issuance of a
+ * transaction (Auth issues one token per transaction).  Further issuances in
+ * the same transaction each get a row of their own: updating one row over and
+ * over in one transaction makes every update walk all the row's versions.
+ */
+static int16
+issuance_shard(void)
+{
+#if PG_VERSION_NUM >= 170000
+	LocalTransactionId lxid = MyProc->vxid.lxid;
+#else
+	LocalTransactionId lxid = MyProc->lxid;
+#endif
+
+	if (lxid != counted_lxid)
+	{
+		counted_lxid = lxid;
+		counted_in_xact = 0;
+	}
+	if (counted_in_xact++ == 0)
+		return (int16) (MyProcPid % HOOK_ISSUANCE_SHARDS);
+	/* Hashed with the pid, so that two such transactions rarely meet. */
+	return (int16) (HOOK_ISSUANCE_SHARDS +
+					murmurhash32(((uint32) MyProcPid << 16) ^ (uint32) counted_in_xact) %
+					(PG_INT16_MAX - HOOK_ISSUANCE_SHARDS));
+}
+
+static void
+insert_issuance_row(const HookOutcome *out)
+{
+	Datum		values[4];
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (issuance_plan == NULL)
+	{
+		/*
+		 * One row per (hour, client, tier, method, shard): concurrent
+		 * issuances for one client update HOOK_ISSUANCE_SHARDS different rows
+		 * instead of queueing on one.
+		 */
+		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, INT2OID};
+		SPIPlanPtr	plan = SPI_prepare("INSERT INTO oauth_rls.token_issuance AS t "
+									   "(hour, client, tier, method, shard, tokens) "
+									   "VALUES (pg_catalog.date_trunc('hour', pg_catalog.now(), 'UTC'), "
+									   "$1, $2::oauth_rls.tier, $3, $4, 1) "
+									   "ON CONFLICT (hour, client, tier, method, shard) "
+									   "DO UPDATE SET tokens = t.tokens OPERATOR(pg_catalog.+) 1",
+									   4, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		issuance_plan = plan;
+	}
+	values[0] = CStringGetTextDatum(out->client);
+	values[1] = CStringGetTextDatum(oauth_tier_labels[out->tier]);
+	values[2] = CStringGetTextDatum(out->method);
+	values[3] = Int16GetDatum(issuance_shard());
+	rc = SPI_execute_plan(issuance_plan, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "recording a token issuance failed: %s", SPI_result_code_string(rc));
+	SPI_finish();
+}
+
+static void
+insert_issuance_cb(void *arg)
+{
+	insert_issuance_row((const HookOutcome *) arg);
+}
+
+/*
+ * Counts the issuance in its own subtransaction: a failure (a missing grant,
+ * a full disk) is logged and forgotten, never failing the sign-in.  Skipped
+ * on a standby and in read-only transactions, where it could not write.
+ */
+static void
+count_issuance(HookOutcome *out)
+{
+	ErrorData  *edata;
+
+	if (!record_issuance || RecoveryInProgress() || XactReadOnly)
+		return;
+	edata = try_in_subtransaction(insert_issuance_cb, out);
+	if (edata == NULL)
+		return;
+	ereport(LOG,
+			(errcode(edata->sqlerrcode),
+			 errmsg("oauth_rls.custom_access_token_hook: token issuance not recorded: %s",
+					edata->message),
+			 errhint("Check that supabase_auth_admin may write oauth_rls.token_issuance, "
+					 "or turn oauth_rls.record_issuance off.")));
+	FreeErrorData(edata);
+}
+
+/*
+ * custom_access_token_hook(event jsonb) -> jsonb.  Not STRICT: a NULL event
+ * gets an error object, never a NULL result.
+ */
+PG_FUNCTION_INFO_V1(oauth_rls_custom_access_token_hook);
+Datum
+oauth_rls_custom_access_token_hook(PG_FUNCTION_ARGS)
+{
+	HookOutcome out = {0};
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_JSONB_P(error_object(400, "invalid hook event: the event is NULL"));
+
+	/* Measured before detoasting, so an enormous event costs nothing. */
+	if (toast_raw_datum_size(PG_GETARG_DATUM(0)) > HOOK_MAX_EVENT_BYTES)
+		PG_RETURN_JSONB_P(error_object(400, psprintf("invalid hook event: larger than %d bytes",
+													 HOOK_MAX_EVENT_BYTES)));
+
+	run_guarded(PG_GETARG_JSONB_P(0), fcinfo->flinfo->fn_oid, &out);
+	if (out.count)
+		count_issuance(&out);
+	PG_RETURN_JSONB_P(out.output);
+}
