@@ -65,3 +65,18 @@ SELECT bench.run('API key validation', to_char(:keys, 'FM999,999') || ' keys, se
                     (SELECT i, key FROM bench.keys WHERE i % greatest(:keys / least(:reps, :keys), 1) = 0
                      ORDER BY i LIMIT least(:reps, :keys)) s),
                  :rounds, :reps) \g /dev/null
+
+-- The same with oauth_rls's per-backend key cache turned off: every
+-- validation reads the table (the first use of a key in a backend).
+SET oauth_rls.api_key_cache_size = 0;
+SELECT bench.run('API key validation', to_char(:keys, 'FM999,999') || ' keys, server-side, key cache off',
+                 ARRAY['pgcrypto SQL function', 'oauth_rls.validate_api_key'],
+                 ARRAY['none', 'none'],
+                 ARRAY['SELECT * FROM public.validate_api_key_sql($1)',
+                       'SELECT * FROM oauth_rls.validate_api_key($1)'],
+                 (SELECT array_agg(''::text) FROM generate_series(1, least(:reps, :keys))),
+                 (SELECT array_agg(key ORDER BY i) FROM
+                    (SELECT i, key FROM bench.keys WHERE i % greatest(:keys / least(:reps, :keys), 1) = 0
+                     ORDER BY i LIMIT least(:reps, :keys)) s),
+                 :rounds, :reps) \g /dev/null
+RESET oauth_rls.api_key_cache_size;
