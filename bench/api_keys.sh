@@ -1,5 +1,7 @@
 # shellcheck shell=bash
 # Sourced by bench/run: API key validation, server-side and through pgbench.
+# Uses bench/run's settings (key_count, key_reps, rounds, pgbench_*) and helpers.
+# shellcheck disable=SC2154
 bench_api_keys() {
   psql_q -v keys="$key_count" -v rounds="$rounds" -v reps="$key_reps" -f bench/sql/api_keys.sql || return 1
 
