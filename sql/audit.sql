@@ -2,6 +2,8 @@
 -- problem and disappears once it is fixed; detection reads expression trees,
 -- so spelling tricks neither hide nor fake a finding.
 SET client_min_messages = warning;
+-- Error context (line numbers inside the functions) is left out of the output.
+\set SHOW_CONTEXT never
 CREATE SCHEMA aud;
 GRANT USAGE ON SCHEMA aud TO anon, authenticated;
 
@@ -262,6 +264,153 @@ SELECT count(*) AS left_unreverted FROM oauth_rls.rewrite_log WHERE reverted_at 
 SELECT count(*) FROM oauth_rls.apply_rewrite('{aud}');
 ALTER POLICY ud ON aud.user_data USING (false);
 SELECT * FROM oauth_rls.revert_rewrite('{aud}');
+
+---------------------------------------------------------------------------
+-- NOT_CLIENT_AWARE is decided per command: permissive policies are ORed, so
+-- one that ignores the client lets every OAuth client in, whatever another
+-- policy checks.  FOR ALL on the owner, and a SELECT policy that tests the
+-- client: a third-party client could still update and delete the user's rows.
+CREATE TABLE aud.mixed (id int, user_id uuid);
+ALTER TABLE aud.mixed ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON aud.mixed TO authenticated;
+CREATE POLICY owner_all ON aud.mixed FOR ALL TO authenticated USING ((select auth.uid()) = user_id);
+CREATE POLICY read_direct ON aud.mixed FOR SELECT TO authenticated
+  USING ((select auth.uid()) = user_id AND (select oauth_rls.client_id()) IS NULL);
+SELECT * FROM pg_temp.findings('mixed');
+SELECT message, fix_ddl FROM oauth_rls.audit('{aud}') WHERE table_name = 'mixed';
+SELECT p AS planned FROM oauth_rls.plan_rewrite('{aud}') p WHERE p LIKE '%aud.mixed%';
+-- A restrictive policy that looks at the client limits every permissive one,
+-- but only for its commands and roles.
+CREATE POLICY oauth_read ON aud.mixed AS RESTRICTIVE FOR SELECT TO authenticated
+  USING ((select oauth_rls.current_tier()) IN ('direct', 'first_party'));
+CREATE POLICY oauth_anon ON aud.mixed AS RESTRICTIVE FOR ALL TO anon
+  USING ((select oauth_rls.current_tier()) IN ('direct', 'first_party'));
+SELECT message FROM oauth_rls.audit('{aud}') WHERE table_name = 'mixed' AND code = 'NOT_CLIENT_AWARE';
+CREATE POLICY oauth_all ON aud.mixed AS RESTRICTIVE FOR ALL
+  USING ((select oauth_rls.current_tier()) IN ('direct', 'first_party'));
+SELECT * FROM pg_temp.findings('mixed');
+-- Commands the API roles may not run do not count ...
+CREATE TABLE aud.read_only (id int, user_id uuid);
+ALTER TABLE aud.read_only ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON aud.read_only TO authenticated;
+CREATE POLICY owner_all ON aud.read_only FOR ALL TO authenticated USING ((select auth.uid()) = user_id);
+CREATE POLICY oauth_read ON aud.read_only AS RESTRICTIVE FOR SELECT TO authenticated
+  USING ((select oauth_rls.client_id()) IS NULL);
+SELECT * FROM pg_temp.findings('read_only');
+DROP POLICY oauth_read ON aud.read_only;
+SELECT message FROM oauth_rls.audit('{aud}') WHERE table_name = 'read_only' AND code = 'NOT_CLIENT_AWARE';
+-- ... and a policy for a role that authenticated belongs to applies to it
+-- as Postgres applies it: only where authenticated inherits that role's
+-- privileges (Supabase makes it NOINHERIT).
+CREATE ROLE aud_api_users NOLOGIN;
+GRANT aud_api_users TO authenticated;
+CREATE POLICY oauth_members ON aud.read_only AS RESTRICTIVE FOR SELECT TO aud_api_users
+  USING ((select oauth_rls.client_id()) IS NULL);
+SELECT * FROM pg_temp.findings('read_only');
+BEGIN;
+ALTER ROLE authenticated INHERIT;
+SELECT * FROM pg_temp.findings('read_only');
+ROLLBACK;
+DROP TABLE aud.mixed, aud.read_only;
+REVOKE aud_api_users FROM authenticated;
+DROP ROLE aud_api_users;
+
+---------------------------------------------------------------------------
+-- GUARD_EDITED: a guard is exactly (select oauth_rls.allows(...)); anything
+-- around the call could change its answer.
+CREATE TABLE aud.edited (id int);
+ALTER TABLE aud.edited ENABLE ROW LEVEL SECURITY;
+SELECT oauth_rls.guard('aud.edited');
+ALTER POLICY oauth_rls_guard_select ON aud.edited
+  USING ((select oauth_rls.allows('aud.edited', 'select') OR true));
+ALTER POLICY oauth_rls_guard_delete ON aud.edited
+  USING ((select oauth_rls.allows('aud.edited', 'delete') IS NOT NULL));
+ALTER POLICY oauth_rls_guard_insert ON aud.edited
+  WITH CHECK ((select oauth_rls.allows('aud.edited', 'insert')) OR (select oauth_rls.is_oauth()));
+SELECT * FROM pg_temp.findings('edited') ORDER BY policy;
+SELECT oauth_rls.guard('aud.edited');
+SELECT * FROM pg_temp.findings('edited');
+DROP TABLE aud.edited;
+
+---------------------------------------------------------------------------
+-- VIEW_BYPASSES_RLS: a view reads with its owner's rights (unless
+-- security_invoker), and the owner of a table is exempt from its RLS.
+CREATE TABLE aud.secrets (id int, user_id uuid);
+ALTER TABLE aud.secrets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_all ON aud.secrets FOR ALL TO authenticated USING ((select auth.uid()) = user_id);
+INSERT INTO aud.secrets VALUES (1, 'a1a1a1a1-0000-4000-8000-000000000001');
+SELECT oauth_rls.guard('aud.secrets');
+CREATE VIEW aud.secrets_v AS SELECT s.id FROM aud.secrets s;
+CREATE VIEW aud.secrets_nested AS
+  SELECT m.user_id FROM aud.members m WHERE EXISTS (SELECT 1 FROM aud.secrets s WHERE s.user_id = m.user_id);
+CREATE VIEW aud.secrets_invoker WITH (security_invoker = on) AS SELECT s.id FROM aud.secrets s;
+CREATE VIEW aud.secrets_unexposed AS SELECT s.id FROM aud.secrets s;
+CREATE VIEW aud.members_v AS SELECT m.team_id FROM aud.members m;
+CREATE MATERIALIZED VIEW aud.secrets_mv AS SELECT s.id FROM aud.secrets s;
+-- Owned by a role that is not exempt, a view reads under the table's
+-- policies and guards (as that role): not reported.
+CREATE ROLE aud_view_owner NOLOGIN;
+GRANT USAGE ON SCHEMA aud TO aud_view_owner;
+GRANT SELECT ON aud.secrets TO aud_view_owner;
+CREATE VIEW aud.secrets_other_owner AS SELECT s.id FROM aud.secrets s;
+ALTER VIEW aud.secrets_other_owner OWNER TO aud_view_owner;
+GRANT SELECT ON aud.secrets, aud.secrets_v, aud.secrets_nested, aud.secrets_invoker, aud.members_v,
+  aud.secrets_mv, aud.secrets_other_owner TO authenticated;
+GRANT SELECT ON aud.secrets_v TO anon;
+SELECT * FROM pg_temp.findings() WHERE tbl LIKE 'secrets%' OR tbl = 'members_v' ORDER BY 1;
+SELECT table_name, message, fix_ddl FROM oauth_rls.audit('{aud}')
+ WHERE code = 'VIEW_BYPASSES_RLS' ORDER BY table_name;
+-- What it means: a third-party client sees nothing in the guarded table,
+-- and the user's row through the view.
+BEGIN;
+SELECT oauth_rls.act_as('a1a1a1a1-0000-4000-8000-000000000001', client_id => 'some-partner') IS NOT NULL AS acting;
+SELECT (SELECT count(*) FROM aud.secrets) AS through_table, (SELECT count(*) FROM aud.secrets_v) AS through_view,
+       (SELECT count(*) FROM aud.secrets_invoker) AS through_invoker_view;
+ROLLBACK;
+-- The fix: the view reads with the caller's rights, policies and guards apply.
+SELECT fix_ddl FROM oauth_rls.audit('{aud}') WHERE code = 'VIEW_BYPASSES_RLS' AND fix_ddl IS NOT NULL
+ ORDER BY table_name \gexec
+BEGIN;
+SELECT oauth_rls.act_as('a1a1a1a1-0000-4000-8000-000000000001', client_id => 'some-partner') IS NOT NULL AS acting;
+SELECT (SELECT count(*) FROM aud.secrets_v) AS through_view;
+RESET ROLE;
+SELECT oauth_rls.act_as('a1a1a1a1-0000-4000-8000-000000000001') IS NOT NULL AS acting;
+SELECT (SELECT count(*) FROM aud.secrets_v) AS direct_session_through_view;
+ROLLBACK;
+SELECT * FROM pg_temp.findings() WHERE tbl LIKE 'secrets%' ORDER BY 1;
+DROP OWNED BY aud_view_owner;
+DROP ROLE aud_view_owner;
+DROP MATERIALIZED VIEW aud.secrets_mv;
+DROP VIEW aud.secrets_v, aud.secrets_nested, aud.secrets_invoker, aud.secrets_unexposed, aud.members_v;
+DROP TABLE aud.secrets;
+
+---------------------------------------------------------------------------
+-- The rewrite log forgets dropped tables, and revert_rewrite() removes only
+-- the guard record the rewrite made: a table that reuses a dropped table's
+-- oid is never unguarded by an old log entry.
+CREATE SCHEMA aud_log;
+GRANT USAGE ON SCHEMA aud_log TO authenticated;
+CREATE TABLE aud_log.gone (id int, user_id uuid);
+ALTER TABLE aud_log.gone ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON aud_log.gone TO authenticated;
+CREATE POLICY owner_read ON aud_log.gone FOR SELECT TO authenticated USING (auth.uid() = user_id);
+SELECT 'aud_log.gone'::regclass::oid AS gone_oid \gset
+SELECT * FROM oauth_rls.apply_rewrite('{aud_log}');
+SELECT kind, count(*) FROM oauth_rls.rewrite_log WHERE tbl = :gone_oid GROUP BY kind ORDER BY kind;
+DROP TABLE aud_log.gone;
+SELECT count(*) AS log_entries_of_dropped_table FROM oauth_rls.rewrite_log WHERE tbl = :gone_oid;
+-- A log entry left by a table whose oid a new, hand-guarded table got (made
+-- here by hand: oids cannot be chosen).
+CREATE TABLE aud_log.fresh (id int);
+ALTER TABLE aud_log.fresh ENABLE ROW LEVEL SECURITY;
+SELECT oauth_rls.guard('aud_log.fresh');
+INSERT INTO oauth_rls.rewrite_log (applied_at, kind, tbl, applied_ddl)
+  VALUES (now() - interval '1 day', 'guard', 'aud_log.fresh', 'SELECT oauth_rls.guard(''aud_log.gone''::regclass);');
+SELECT * FROM oauth_rls.revert_rewrite('{aud_log}');
+SELECT cmd, oauth_rls.guard_policy_intact('aud_log.fresh', cmd) AS still_guarded
+  FROM unnest(ARRAY['select', 'insert', 'update', 'delete']) cmd;
+SELECT count(*) AS unreverted FROM oauth_rls.rewrite_log l WHERE l.tbl = 'aud_log.fresh'::regclass AND reverted_at IS NULL;
+DROP SCHEMA aud_log CASCADE;
 
 ---------------------------------------------------------------------------
 -- Supabase's schemas are skipped unless named; the API roles cannot run it.

@@ -35,19 +35,52 @@ SELECT oauth_rls.client_id(), oauth_rls.scopes(),
        oauth_rls.has_scope('') AS empty, oauth_rls.has_scope(NULL) AS null_scope;
 ROLLBACK;
 
--- Legacy per-claim settings win, as in auth.uid().
+-- Legacy per-claim settings alone (hand-written tests) are read as auth.uid() reads them.
 BEGIN;
-SELECT set_config('request.jwt.claims', '{"sub":"11111111-1111-4111-8111-111111111111"}', true) IS NOT NULL AS set;
+SELECT set_config('request.jwt.claim.sub', '33333333-3333-4333-8333-333333333333', true) IS NOT NULL AS set;
+SELECT set_config('request.jwt.claim.client_id', 'legacy-client', true) IS NOT NULL AS set;
+SELECT oauth_rls.user_id(), oauth_rls.client_id(), oauth_rls.claims() IS NULL AS no_claims;
+ROLLBACK;
+
+-- With request.jwt.claims too, they must agree with it.
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":"33333333-3333-4333-8333-333333333333","client_id":"legacy-client"}', true) IS NOT NULL AS set;
 SELECT set_config('request.jwt.claim.sub', '33333333-3333-4333-8333-333333333333', true) IS NOT NULL AS set;
 SELECT set_config('request.jwt.claim.client_id', 'legacy-client', true) IS NOT NULL AS set;
 SELECT oauth_rls.user_id(), oauth_rls.client_id();
 ROLLBACK;
 
--- request.jwt.claim (singular, whole JSON) is read before request.jwt.claims.
+-- A legacy value left at session level (a pooled backend) never overrides
+-- the next request's token: disagreement is an error.
+SET request.jwt.claim.sub = '33333333-3333-4333-8333-333333333333';
 BEGIN;
-SELECT set_config('request.jwt.claims', '{"client_id":"from-claims"}', true) IS NOT NULL AS set;
+SELECT set_config('request.jwt.claims', '{"sub":"11111111-1111-4111-8111-111111111111"}', true) IS NOT NULL AS set;
+SELECT oauth_rls.user_id();
+ROLLBACK;
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"role":"anon"}', true) IS NOT NULL AS set;
+SELECT oauth_rls.user_id();
+ROLLBACK;
+RESET request.jwt.claim.sub;
+SET request.jwt.claim.client_id = 'first-party-app';
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":"11111111-1111-4111-8111-111111111111","client_id":"third-party-app"}', true) IS NOT NULL AS set;
+SELECT oauth_rls.current_tier();
+ROLLBACK;
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":"11111111-1111-4111-8111-111111111111"}', true) IS NOT NULL AS set;
+SELECT oauth_rls.client_id();
+ROLLBACK;
+RESET request.jwt.claim.client_id;
+
+-- request.jwt.claim (singular, whole JSON) is read when it agrees with request.jwt.claims.
+BEGIN;
 SELECT set_config('request.jwt.claim', '{"client_id":"from-claim"}', true) IS NOT NULL AS set;
 SELECT oauth_rls.client_id(), oauth_rls.claim('client_id');
+SELECT set_config('request.jwt.claims', '{ "client_id" : "from-claim" }', true) IS NOT NULL AS set;
+SELECT oauth_rls.client_id() AS same_claims_other_spelling;
+SELECT set_config('request.jwt.claims', '{"client_id":"from-claims"}', true) IS NOT NULL AS set;
+SELECT oauth_rls.client_id();
 ROLLBACK;
 
 -- Duplicate keys: the last one wins, as in jsonb and auth.jwt().
@@ -171,3 +204,24 @@ ROLLBACK;
 SELECT oauth_rls.client_id() AS session_value;
 RESET request.jwt.claims;
 SELECT oauth_rls.client_id() IS NULL AS reset_to_direct;
+
+-- Switching users many times inside one transaction (PL/pgSQL keeps call
+-- sites for the whole transaction) uses bounded memory.
+DO $$
+DECLARE
+  j jsonb; u uuid; c text; before bigint; after bigint;
+BEGIN
+  SELECT sum(total_bytes) INTO before FROM pg_backend_memory_contexts;
+  FOR i IN 1..20000 LOOP
+    PERFORM set_config('request.jwt.claims', json_build_object(
+      'sub', 'a0000000-0000-4000-8000-00000000000' || (i % 10), 'client_id', 'c' || i,
+      'pad', repeat('x', 300))::text, true);
+    j := oauth_rls.claims(); u := oauth_rls.user_id(); c := oauth_rls.client_id();
+  END LOOP;
+  SELECT sum(total_bytes) INTO after FROM pg_backend_memory_contexts;
+  IF after - before > 2 * 1024 * 1024 THEN
+    RAISE EXCEPTION 'backend memory grew by % kB over 20000 claim changes', (after - before) / 1024;
+  END IF;
+  RAISE NOTICE 'memory stayed bounded';
+END
+$$;

@@ -143,6 +143,25 @@ EXPLAIN (COSTS OFF) SELECT * FROM public.user_data;
 EXPLAIN (COSTS OFF) UPDATE public.user_data SET note = 'x';
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM public.user_data;
 RESET ROLE;
+-- An edit that keeps the allows() call but changes its answer is not intact.
+ALTER POLICY oauth_rls_guard_select ON public.user_data
+  USING ((select oauth_rls.allows('public.user_data', 'select') OR true));
+SELECT oauth_rls.guard_policy_intact('public.user_data', 'select') AS or_true_intact;
+SELECT oauth_rls.guard('public.user_data');
+SELECT oauth_rls.guard_policy_intact('public.user_data', 'select') AS restored;
+-- Intact is decided on the trees: a table name with a backslash and a quote
+-- (which format('%L') and pg_get_expr() quote differently) is recognised,
+-- and a second guard() keeps its policies.
+CREATE TABLE public."odd\name's" (id int);
+ALTER TABLE public."odd\name's" ENABLE ROW LEVEL SECURITY;
+SELECT oauth_rls.guard('public."odd\name''s"');
+SELECT cmd, oauth_rls.guard_policy_intact('public."odd\name''s"', cmd)
+  FROM unnest(ARRAY['select', 'insert', 'update', 'delete']) cmd;
+CREATE TEMP TABLE odd_oids AS SELECT oid, polname FROM pg_policy WHERE polrelid = 'public."odd\name''s"'::regclass;
+SELECT oauth_rls.guard('public."odd\name''s"');
+SELECT count(*) AS unchanged FROM pg_policy p JOIN odd_oids o USING (oid, polname);
+SELECT oauth_rls.unguard('public."odd\name''s"');
+DROP TABLE public."odd\name's";
 -- RLS off: refused with a hint, unless asked for.
 SELECT oauth_rls.guard('public.no_rls');
 SELECT count(*) AS no_policy_added FROM pg_policy WHERE polrelid = 'public.no_rls'::regclass;
@@ -209,7 +228,7 @@ GRANT EXECUTE ON FUNCTION oauth_rls.guard(regclass, boolean), oauth_rls.unguard(
   oauth_rls.guard_schema(name, boolean), oauth_rls.guard_policy_intact(regclass, text),
   oauth_rls._check_guardable(regclass, text), oauth_rls._check_owner(regclass, text),
   oauth_rls._guard_policy(regclass, text), oauth_rls._guard_expression(regclass, text),
-  oauth_rls._guard_expression_deparsed(regclass, text) TO policies_admin;
+  oauth_rls._policy_facts(pg_node_tree, pg_node_tree) TO policies_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.guarded_tables TO policies_admin;
 SET ROLE policies_admin;
 SELECT oauth_rls.guard_schema('app2');

@@ -60,6 +60,13 @@ ROLLBACK;
 SELECT oauth_rls.current_tier() AS after_rollback;
 TRUNCATE oauth_rls.clients;
 SELECT oauth_rls.tier_of('11111111-aaaa-4aaa-8aaa-000000000001') AS after_truncate;
+-- ... also when written with triggers in replica mode (restores, logical replication).
+INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES ('not-registered', 'Known', 'first_party');
+SELECT oauth_rls.current_tier() AS before_replica_write;
+SET session_replication_role = replica;
+UPDATE oauth_rls.clients SET tier = 'blocked' WHERE client_id = 'not-registered';
+RESET session_replication_role;
+SELECT oauth_rls.current_tier() AS after_replica_write;
 RESET request.jwt.claims;
 
 -- Registry constraints.

@@ -1053,6 +1053,12 @@ request_key(void)
 	return &request;
 }
 
+bool
+api_key_request_valid(void)
+{
+	return request_key()->valid;
+}
+
 const char *
 api_key_request_client_id(void)
 {

@@ -16,6 +16,9 @@
  */
 extern const char *api_key_request_client_id(void);
 
+/* Whether the request carries a valid API key (header x-api-key). */
+extern bool api_key_request_valid(void);
+
 /* oauth_rls.api_key_cache_size: most key rows cached per backend. */
 extern int	oauth_rls_api_key_cache_size;
 

@@ -19,8 +19,11 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -35,6 +38,7 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "audit.h"
@@ -564,90 +568,50 @@ constant_truth(Node *node)
 	return -1;
 }
 
-/*
- * Whether the expression has the shape of an oauth_rls guard: conjuncts that
- * are each (select ...) over extension functions and constants only, with
- * exactly one oauth_rls.allows(<table>, <command>) call.  Sets the table and
- * command the guard is for.
- */
-typedef struct GuardWalk
+/* Looks through binary-compatible relabelings only: they keep the value. */
+static Node *
+strip_relabel(Node *node)
 {
-	const AuditFuncs *funcs;
-	bool		foreign;		/* found something a guard never contains */
-	int			allows_calls;
-	Oid			table;
-	char	   *command;
-} GuardWalk;
-
-static bool
-guard_walker(Node *node, GuardWalk *g)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, FuncExpr))
-	{
-		FuncExpr   *call = (FuncExpr *) node;
-		const AuditFunc *f = find_func(g->funcs, call->funcid);
-
-		if (call->funcformat == COERCE_EXPLICIT_CAST || call->funcformat == COERCE_IMPLICIT_CAST)
-			return expression_tree_walker(node, guard_walker, (void *) g);
-		if (f == NULL || !(f->flags & AUDIT_FN_EXTENSION))
-		{
-			g->foreign = true;
-			return true;
-		}
-		if (f->flags & AUDIT_FN_ALLOWS)
-		{
-			Node	   *tbl = list_length(call->args) == 2 ? strip_casts(linitial(call->args)) : NULL;
-			Node	   *cmd = list_length(call->args) == 2 ? strip_casts(lsecond(call->args)) : NULL;
-
-			g->allows_calls++;
-			if (tbl == NULL || !IsA(tbl, Const) || ((Const *) tbl)->consttype != REGCLASSOID ||
-				((Const *) tbl)->constisnull || !IsA(cmd, Const) ||
-				((Const *) cmd)->consttype != TEXTOID || ((Const *) cmd)->constisnull)
-			{
-				g->foreign = true;
-				return true;
-			}
-			g->table = DatumGetObjectId(((Const *) tbl)->constvalue);
-			g->command = TextDatumGetCString(((Const *) cmd)->constvalue);
-			return false;
-		}
-		return expression_tree_walker(node, guard_walker, (void *) g);
-	}
-	if (IsA(node, Const) || IsA(node, BoolExpr) || IsA(node, OpExpr) ||
-		IsA(node, ScalarArrayOpExpr) || IsA(node, NullTest) || IsA(node, BooleanTest) ||
-		IsA(node, RelabelType) || IsA(node, CoerceViaIO) || IsA(node, ArrayExpr) ||
-		IsA(node, List))
-		return expression_tree_walker(node, guard_walker, (void *) g);
-	g->foreign = true;
-	return true;
+	while (node != NULL && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node;
 }
 
+/*
+ * Whether a tree is exactly what guard() writes, however it is spelled:
+ * (select oauth_rls.allows(<table constant>, <command constant>)).  Anything
+ * more (an OR, a NOT, an IS NOT NULL, a second call, an OFFSET) could change
+ * the answer, so such a policy is no longer a guard (GUARD_EDITED) and
+ * guard() replaces it.  Sets the table and command the guard is for.
+ */
 static bool
-guard_shape(const AuditFuncs *funcs, Node *qual, Oid *table, char **command)
+guard_shape(const AuditFuncs *funcs, Node *tree, Oid *table, char **command)
 {
-	GuardWalk	g = {funcs, false, 0, InvalidOid, NULL};
-	List	   *conjuncts;
-	ListCell   *lc;
+	Node	   *target = scalar_wrapper_target(tree);
+	Query	   *q;
+	FuncExpr   *call;
+	const AuditFunc *f;
+	Node	   *tbl;
+	Node	   *cmd;
 
-	if (qual == NULL)
+	if (target == NULL || !IsA(target, FuncExpr))
 		return false;
-	if (IsA(qual, BoolExpr) && ((BoolExpr *) qual)->boolop == AND_EXPR)
-		conjuncts = ((BoolExpr *) qual)->args;
-	else
-		conjuncts = list_make1(qual);
-	foreach(lc, conjuncts)
-	{
-		Node	   *target = scalar_wrapper_target(lfirst(lc));
-
-		if (target == NULL || guard_walker(target, &g))
-			return false;
-	}
-	if (g.foreign || g.allows_calls != 1)
+	q = (Query *) ((SubLink *) tree)->subselect;
+	if (q->limitOffset != NULL || q->sortClause != NIL || q->distinctClause != NIL)
 		return false;
-	*table = g.table;
-	*command = g.command;
+	call = (FuncExpr *) target;
+	f = find_func(funcs, call->funcid);
+	if (f == NULL || !(f->flags & AUDIT_FN_ALLOWS) || list_length(call->args) != 2)
+		return false;
+	tbl = strip_relabel(linitial(call->args));
+	cmd = strip_relabel(lsecond(call->args));
+	if (!IsA(tbl, Const) || ((Const *) tbl)->consttype != REGCLASSOID ||
+		((Const *) tbl)->constisnull ||
+		!IsA(cmd, Const) || ((Const *) cmd)->consttype != TEXTOID ||
+		((Const *) cmd)->constisnull)
+		return false;
+	*table = DatumGetObjectId(((Const *) tbl)->constvalue);
+	*command = TextDatumGetCString(((Const *) cmd)->constvalue);
 	return true;
 }
 
@@ -867,4 +831,61 @@ oauth_rls_rewrite_policy(PG_FUNCTION_ARGS)
 	if (check != NULL)
 		values[1] = rewrite_tree(&ctx, check, dpcontext, &nulls[1]);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * The pg_policy rows of a table a snapshot sees, as tuple ids in index order
+ * (by policy name).  CREATE, ALTER and DROP POLICY each leave a new tuple
+ * version or none, so two lists differ exactly when the policies changed.
+ */
+static List *
+policy_versions(Relation catalog, Oid relid, Snapshot snapshot)
+{
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *tids = NIL;
+
+	ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(catalog, PolicyPolrelidPolnameIndexId, true, snapshot, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		ItemPointer tid = palloc(sizeof(ItemPointerData));
+
+		ItemPointerCopy(&tuple->t_self, tid);
+		tids = lappend(tids, tid);
+	}
+	systable_endscan(scan);
+	return tids;
+}
+
+/*
+ * oauth_rls._policies_changed(relid oid) -> boolean
+ *   Whether the table's policies changed after the current statement's
+ *   snapshot was taken.  Under REPEATABLE READ that snapshot may predate an
+ *   ALTER POLICY committed before apply_rewrite() locked the table: a plan
+ *   made from it would overwrite that change, and ALTER POLICY itself would
+ *   not notice (DDL acts on the latest catalog rows).
+ */
+PG_FUNCTION_INFO_V1(oauth_rls_policies_changed);
+Datum
+oauth_rls_policies_changed(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	catalog = table_open(PolicyRelationId, AccessShareLock);
+	Snapshot	latest = RegisterSnapshot(GetLatestSnapshot());
+	List	   *seen = policy_versions(catalog, relid, GetActiveSnapshot());
+	List	   *now = policy_versions(catalog, relid, latest);
+	bool		changed = list_length(seen) != list_length(now);
+	ListCell   *a;
+	ListCell   *b;
+
+	if (!changed)
+		forboth(a, seen, b, now)
+			if (!ItemPointerEquals((ItemPointer) lfirst(a), (ItemPointer) lfirst(b)))
+				changed = true;
+	UnregisterSnapshot(latest);
+	table_close(catalog, AccessShareLock);
+	PG_RETURN_BOOL(changed);
 }

@@ -28,6 +28,7 @@
 #endif
 
 #include "claims.h"
+#include "claims_parse.h"
 
 uint64		oauth_rls_request_generation = 1;
 
@@ -45,7 +46,8 @@ typedef enum ClaimsProblem
 	CLAIMS_NOT_OBJECT,
 	CLAIM_NOT_UUID,
 	CLAIM_WRONG_TYPE,
-	CLAIM_EMPTY
+	CLAIM_EMPTY,
+	CLAIMS_CONFLICT				/* two settings that both carry a value disagree */
 } ClaimsProblem;
 
 typedef struct ClaimsCache
@@ -122,47 +124,6 @@ static char *
 copy_setting(const char *value)
 {
 	return is_set(value) ? pstrdup(value) : NULL;
-}
-
-static inline int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Canonical 8-4-4-4-12 hex form, as Supabase Auth writes every uuid. */
-static bool
-parse_uuid(const char *s, int len, pg_uuid_t *out)
-{
-	int			byte = 0;
-
-	if (len != 36)
-		return false;
-	for (int i = 0; i < 36;)
-	{
-		int			hi,
-					lo;
-
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (s[i++] != '-')
-				return false;
-			continue;
-		}
-		hi = hex_value(s[i]);
-		lo = hex_value(s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out->data[byte++] = (unsigned char) (hi << 4 | lo);
-		i += 2;
-	}
-	return true;
 }
 
 /*
@@ -247,7 +208,7 @@ read_uuid_claim(Jsonb *claims, const char *key, const char *setting,
 		set_problem(CLAIM_WRONG_TYPE, setting, key, "a string holding a uuid");
 		return false;
 	}
-	if (!parse_uuid(v->val.string.val, v->val.string.len, out))
+	if (!claims_parse_uuid(v->val.string.val, v->val.string.len, out->data))
 	{
 		set_problem(CLAIM_NOT_UUID, setting, key, "a uuid");
 		return false;
@@ -260,81 +221,121 @@ static void
 split_scopes(const char *scope, int len, RequestClaims *rc)
 {
 	int			n = 0;
+	int			pos = 0;
+	int			start;
+	int			toklen;
 
+	/* tokens are separated by at least one space: at most len / 2 + 1 */
 	rc->scopes = palloc(sizeof(char *) * (len / 2 + 1));
-	for (int i = 0; i < len;)
-	{
-		int			start;
-
-		while (i < len && scope[i] == ' ')
-			i++;
-		start = i;
-		while (i < len && scope[i] != ' ')
-			i++;
-		if (i > start)
-			rc->scopes[n++] = pnstrdup(scope + start, i - start);
-	}
+	while ((toklen = claims_next_scope(scope, len, &pos, &start)) > 0)
+		rc->scopes[n++] = pnstrdup(scope + start, toklen);
 	rc->nscopes = n;
 }
 
-/* Parses the current settings into cache.claims (in cache.cxt). */
+/* Parses one whole-claims setting; false (problem set) when it is unusable. */
+static bool
+parse_claims_setting(const char *setting, const char *text, Jsonb **out)
+{
+	*out = NULL;
+	if (!is_set(text))
+		return true;
+	*out = parse_json(text);
+	if (*out == NULL)
+	{
+		set_problem(CLAIMS_NOT_JSON, setting, NULL, NULL);
+		return false;
+	}
+	if (!JB_ROOT_IS_OBJECT(*out))
+	{
+		set_problem(CLAIMS_NOT_OBJECT, setting, NULL, NULL);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Parses the current settings into cache.claims (in cache.cxt).
+ *
+ * The legacy settings (request.jwt.claim, request.jwt.claim.sub,
+ * request.jwt.claim.client_id) are honoured as Supabase's helpers honour
+ * them, but only while they agree with request.jwt.claims, the one PostgREST
+ * sets.  A legacy value left at session level on a pooled backend must not
+ * override the next user's token: when both carry a value and disagree,
+ * every reader raises.
+ */
 static void
 parse_settings(void)
 {
 	RequestClaims *rc = &cache.claims;
-	const char *setting = NULL;
-	const char *text = NULL;
+	const char *setting = "request.jwt.claims";
+	Jsonb	   *legacy_claims;
+	Jsonb	   *claims;
+	bool		has_claim_sub;
+	pg_uuid_t	claim_sub;
+	const char *claim_client_id = NULL;
 	JsonbValue	buf;
 	JsonbValue *v;
 
 	memset(rc, 0, sizeof(*rc));
 	set_problem(CLAIMS_OK, NULL, NULL, NULL);
 
-	if (is_set(setting_claim))
-		setting = "request.jwt.claim", text = setting_claim;
-	else if (is_set(setting_claims))
-		setting = "request.jwt.claims", text = setting_claims;
-
-	if (text != NULL)
+	if (!parse_claims_setting("request.jwt.claims", setting_claims, &claims) ||
+		!parse_claims_setting("request.jwt.claim", setting_claim, &legacy_claims))
+		return;
+	if (legacy_claims != NULL)
 	{
-		rc->claims = parse_json(text);
-		if (rc->claims == NULL)
-			return set_problem(CLAIMS_NOT_JSON, setting, NULL, NULL);
-		if (!JB_ROOT_IS_OBJECT(rc->claims))
-			return set_problem(CLAIMS_NOT_OBJECT, setting, NULL, NULL);
+		if (claims != NULL && compareJsonbContainers(&legacy_claims->root, &claims->root) != 0)
+			return set_problem(CLAIMS_CONFLICT, "request.jwt.claim", "request.jwt.claims", NULL);
+		claims = legacy_claims;
+		setting = "request.jwt.claim";
 	}
+	rc->claims = claims;
 
-	/* user: the legacy per-claim setting wins, as in auth.uid() */
+	/* user: the claims' sub, or the legacy per-claim setting if they agree */
+	has_claim_sub = false;
+	if (claims && !read_uuid_claim(claims, "sub", setting, &has_claim_sub, &claim_sub))
+		return;
 	if (is_set(setting_claim_sub))
 	{
-		if (!parse_uuid(setting_claim_sub, strlen(setting_claim_sub), &rc->user_id))
+		if (!claims_parse_uuid(setting_claim_sub, strlen(setting_claim_sub), rc->user_id.data))
 			return set_problem(CLAIM_NOT_UUID, "request.jwt.claim.sub", NULL, "a uuid");
+		if (claims && (!has_claim_sub || memcmp(&claim_sub, &rc->user_id, UUID_LEN) != 0))
+			return set_problem(CLAIMS_CONFLICT, "request.jwt.claim.sub", setting, NULL);
 		rc->has_user = true;
 	}
-	else if (rc->claims &&
-			 !read_uuid_claim(rc->claims, "sub", setting, &rc->has_user, &rc->user_id))
-		return;
+	else if (has_claim_sub)
+	{
+		rc->user_id = claim_sub;
+		rc->has_user = true;
+	}
 
-	if (rc->claims &&
-		!read_uuid_claim(rc->claims, "session_id", setting, &rc->has_session, &rc->session_id))
+	if (claims &&
+		!read_uuid_claim(claims, "session_id", setting, &rc->has_session, &rc->session_id))
 		return;
 
 	/*
 	 * client_id: a NULL answer means "direct session", the most trusted case,
 	 * so a present but null, empty or non-string claim is an error.
 	 */
-	if (is_set(setting_claim_client_id))
-		rc->client_id = pstrdup(setting_claim_client_id);
-	else if (rc->claims && (v = find_claim(rc->claims, "client_id", &buf)) != NULL)
+	if (claims && (v = find_claim(claims, "client_id", &buf)) != NULL)
 	{
 		if (v->type != jbvString)
 			return set_problem(CLAIM_WRONG_TYPE, setting, "client_id", "a non-empty string");
 		if (v->val.string.len == 0)
 			return set_problem(CLAIM_EMPTY, setting, "client_id", "a non-empty string");
-		rc->client_id = pnstrdup(v->val.string.val, v->val.string.len);
+		claim_client_id = pnstrdup(v->val.string.val, v->val.string.len);
 	}
+	if (is_set(setting_claim_client_id))
+	{
+		if (claims && (claim_client_id == NULL ||
+					   strcmp(claim_client_id, setting_claim_client_id) != 0))
+			return set_problem(CLAIMS_CONFLICT, "request.jwt.claim.client_id", setting, NULL);
+		rc->client_id = pstrdup(setting_claim_client_id);
+	}
+	else
+		rc->client_id = claim_client_id;
 
-	if (rc->claims && (v = find_claim(rc->claims, "scope", &buf)) != NULL &&
+	if (claims && (v = find_claim(claims, "scope", &buf)) != NULL &&
 		v->type != jbvNull)
 	{
 		if (v->type != jbvString)
@@ -374,6 +375,14 @@ raise_problem(void)
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("setting \"%s\" is not a uuid", cache.problem_setting),
 					 errdetail("The value is not shown.")));
+			break;
+		case CLAIMS_CONFLICT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("settings \"%s\" and \"%s\" disagree",
+							cache.problem_setting, cache.problem_claim),
+					 errdetail("Both are set and say different things; the values are not shown."),
+					 errhint("Set only request.jwt.claims, as PostgREST does.  A legacy setting set with SET (not SET LOCAL) outlives the transaction on a pooled connection.")));
 			break;
 		case CLAIM_WRONG_TYPE:
 		case CLAIM_EMPTY:
@@ -432,9 +441,11 @@ claims_request_headers(void)
 
 /*
  * Per call site result cache in fn_extra: a by-reference result is copied
- * into fn_mcxt once per change of the request settings, then returned as is.
- * It is never overwritten in place, so earlier rows that still point at an
- * older copy keep their value.
+ * once per change of the request settings, then returned as is.  Copies
+ * alternate between two small contexts under fn_mcxt: the previous answer
+ * stays valid while the current one is made (rows still pointing at it keep
+ * their value), and a loop that switches users inside one transaction (where
+ * fn_mcxt lives as long as the transaction) uses bounded memory.
  */
 typedef struct CallSiteResult
 {
@@ -442,6 +453,8 @@ typedef struct CallSiteResult
 	bool		isnull;
 	Datum		value;
 	text	   *arg;			/* claim(): the name the result is for */
+	MemoryContext copies[2];
+	int			current;		/* which of copies holds value */
 } CallSiteResult;
 
 static CallSiteResult *
@@ -468,10 +481,19 @@ call_site_store(FunctionCallInfo fcinfo, CallSiteResult *site, Datum value,
 		site->value = (Datum) 0;
 	else
 	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		int			next = 1 - site->current;
+		MemoryContext oldcxt;
 
+		if (site->copies[next] == NULL)
+			site->copies[next] = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+													   "oauth_rls call site",
+													   ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(site->copies[next]);
+		oldcxt = MemoryContextSwitchTo(site->copies[next]);
 		site->value = datumCopy(value, byval, typlen);
 		MemoryContextSwitchTo(oldcxt);
+		site->current = next;
 	}
 	site->generation = oauth_rls_request_generation;
 	fcinfo->isnull = site->isnull;

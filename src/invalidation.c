@@ -30,6 +30,7 @@ static const char *const table_names[OAUTH_TABLE_COUNT] = {
 
 /* Resolved lazily; forgotten whenever any of our tables is invalidated. */
 static bool catalog_ids_valid = false;
+static uint64 callbacks_seen = 0;	/* relcache callbacks so far */
 static Oid	namespace_oid = InvalidOid;
 static Oid	table_oids[OAUTH_TABLE_COUNT];
 static Oid	tier_type_oid = InvalidOid;
@@ -50,6 +51,7 @@ bump_all(void)
 static void
 relcache_callback(Datum arg, Oid relid)
 {
+	callbacks_seen++;
 	if (!OidIsValid(relid) || !catalog_ids_valid)
 	{
 		/* Full reset, or ids unknown: assume anything changed. */
@@ -82,6 +84,9 @@ invalidation_init(void)
 static void
 resolve_catalog_ids(void)
 {
+	uint64		callbacks_before = callbacks_seen;
+	bool		complete;
+
 	if (catalog_ids_valid)
 		return;
 
@@ -101,7 +106,16 @@ resolve_catalog_ids(void)
 							  CStringGetDatum(oauth_tier_labels[t]))
 			: InvalidOid;
 
-	catalog_ids_valid = true;
+	/*
+	 * Trust the ids only if all exist (a missing one may appear later, e.g.
+	 * mid-install) and no invalidation arrived while they were looked up.
+	 */
+	complete = OidIsValid(tier_type_oid);
+	for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
+		complete = complete && OidIsValid(table_oids[i]);
+	for (int t = 0; t < TIER_COUNT; t++)
+		complete = complete && OidIsValid(tier_label_oids[t]);
+	catalog_ids_valid = complete && callbacks_seen == callbacks_before;
 }
 
 Oid

@@ -1,7 +1,8 @@
 /*
  * policies.c
  *      The access matrix behind guard policies: allows(), session_active(),
- *      and the event trigger that forgets dropped tables.
+ *      and the event trigger that forgets dropped tables (in the matrix, the
+ *      guard record and the rewrite log).
  *
  * Guard policies call allows() once per statement (wrapped in a scalar
  * subquery).  The matrix is read directly through its primary key, so the
@@ -578,5 +579,7 @@ oauth_rls_forget_dropped_tables(PG_FUNCTION_ARGS)
 
 	forget_dropped_in("access_matrix");
 	forget_dropped_in("guarded_tables");
+	/* Else revert_rewrite() could unguard a new table that reuses the oid. */
+	forget_dropped_in("rewrite_log");
 	PG_RETURN_VOID();
 }

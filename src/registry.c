@@ -209,6 +209,7 @@ registry_current_tier(void)
 {
 	const RequestClaims *rc;
 	const char *client_id;
+	bool		via_api_key;
 	OAuthTier	tier;
 	uint64		registry_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
 	uint64		api_keys_generation = oauth_rls_table_generation[OAUTH_TABLE_API_KEYS];
@@ -218,19 +219,29 @@ registry_current_tier(void)
 		current_tier_cache.registry_generation == registry_generation &&
 		current_tier_cache.api_keys_generation == api_keys_generation &&
 		(!current_tier_cache.parallel || IsInParallelMode()) &&
-		(!current_tier_cache.via_api_key || api_key_request_client_id() != NULL))
+		(!current_tier_cache.via_api_key || api_key_request_valid()))
 		return current_tier_cache.tier;
 
 	/*
-	 * Without an OAuth client in the JWT, a valid API key that names a client
-	 * acts as that client.  Its tier is at most first_party, i.e. never wider
-	 * than the direct session it replaces.
+	 * Without an OAuth client in the JWT, a valid API key decides: a key that
+	 * names a client acts as that client; a key that names none is an
+	 * application all the same (an MCP server, a CLI), never the user's own
+	 * browser session, so it gets the tier of an unregistered client.
 	 */
 	rc = claims_current();
 	client_id = rc->client_id;
-	if (client_id == NULL)
+	via_api_key = false;
+	if (client_id == NULL && api_key_request_valid())
+	{
+		via_api_key = true;
 		client_id = api_key_request_client_id();
-	tier = client_id == NULL ? TIER_DIRECT : registry_tier_of(client_id);
+	}
+	if (client_id != NULL)
+		tier = registry_tier_of(client_id);
+	else if (via_api_key)
+		tier = (OAuthTier) oauth_rls_unregistered_tier;
+	else
+		tier = TIER_DIRECT;
 
 	/*
 	 * Record the generations seen before the lookup: if the lookup processed
@@ -240,7 +251,7 @@ registry_current_tier(void)
 	current_tier_cache.registry_generation = registry_generation;
 	current_tier_cache.api_keys_generation = api_keys_generation;
 	current_tier_cache.parallel = IsInParallelMode();
-	current_tier_cache.via_api_key = rc->client_id == NULL && client_id != NULL;
+	current_tier_cache.via_api_key = via_api_key;
 	current_tier_cache.tier = tier;
 	return tier;
 }

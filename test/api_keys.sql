@@ -144,7 +144,8 @@ SELECT is((SELECT owner FROM seen WHERE label = 'revoked key'), NULL::uuid, 'a r
 SELECT is((SELECT ids FROM seen WHERE label = 'no key'), NULL::int[], 'no key sees nothing');
 SELECT is((SELECT scopes FROM seen WHERE label = 'garbage'), NULL::text[], 'garbage has no scopes');
 SELECT is((SELECT tier FROM seen WHERE label = 'partner key'), 'third_party', 'a key naming an unregistered client is third_party');
-SELECT is((SELECT tier FROM seen WHERE label = 'key a3'), 'direct', 'a key naming no client is direct');
+SELECT is((SELECT tier FROM seen WHERE label = 'key a3'), 'third_party',
+          'a key naming no client is an application, never a direct session: unregistered_client_tier');
 
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES ('partner-app', 'Partner', 'blocked');
 SELECT pg_temp.as_anon_with('partner key, blocked', json_build_object('x-api-key', pg_temp.key('c'))::text);

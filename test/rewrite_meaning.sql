@@ -10,12 +10,14 @@
 -- After apply_rewrite(): direct sessions and first-party clients have exactly
 -- the rights they had; third-party and blocked clients have, on the tables
 -- the rewrite guarded, exactly what the access matrix allows (their old
--- rights for allowed commands, nothing for the others), and on tables whose
--- policies already looked at the client, their old rights.  After
+-- rights for allowed commands, nothing for the others), and on tables where
+-- every permissive policy already looked at the client, their old rights.
+-- A table where only some policies look at the client (documents) must be
+-- guarded: permissive policies are ORed.  After
 -- revert_rewrite(), everyone has the original rights again.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(166);
+SELECT plan(186);
 
 ---------------------------------------------------------------------------
 -- Who exists: users, OAuth clients, and a session for each user and client
@@ -102,6 +104,16 @@ CREATE POLICY notes_read ON app.notes FOR SELECT TO authenticated USING (user_id
 CREATE POLICY notes_write ON app.notes FOR INSERT TO authenticated
   WITH CHECK (auth.uid() = user_id AND current_setting('request.jwt.claims', true)::jsonb ->> 'role' = 'authenticated');
 
+-- Documents: the owner may do everything (FOR ALL), and a second policy reads
+-- only for direct sessions.  Permissive policies are ORed: the FOR ALL one
+-- lets every OAuth client do everything, although a policy of the table
+-- looks at the client.  The rewrite must guard it.
+CREATE TABLE app.documents (id int PRIMARY KEY, user_id uuid NOT NULL, title text);
+CREATE POLICY documents_owner ON app.documents FOR ALL TO authenticated
+  USING ((select auth.uid()) = user_id);
+CREATE POLICY documents_read_direct ON app.documents FOR SELECT TO authenticated
+  USING ((select auth.uid()) = user_id AND (select oauth_rls.client_id()) IS NULL);
+
 -- Public announcements: anyone, signed in or not.
 CREATE TABLE app.announcements (id int PRIMARY KEY, body text);
 CREATE POLICY announcements_read ON app.announcements FOR SELECT TO anon, authenticated USING (true);
@@ -125,6 +137,8 @@ INSERT INTO app.projects VALUES (1, 1, 'apollo'), (2, 1, 'gemini'), (3, 2, 'merc
 INSERT INTO app.notes VALUES (1, 'a0000000-0000-4000-8000-00000000000a', 'x'),
   (2, 'b0000000-0000-4000-8000-00000000000b', 'y');
 INSERT INTO app.announcements VALUES (1, 'hello'), (2, 'maintenance');
+INSERT INTO app.documents VALUES (1, 'a0000000-0000-4000-8000-00000000000a', 'plan'),
+  (2, 'b0000000-0000-4000-8000-00000000000b', 'memo');
 
 -- What OAuth clients may do once guarded (first-party keeps the default: all).
 DO $$ BEGIN PERFORM oauth_rls.set_access('app.public_profiles', 'third_party', '{select}'); END $$;
@@ -133,6 +147,7 @@ DO $$ BEGIN PERFORM oauth_rls.set_access('app.projects', 'third_party', '{select
 -- third parties must be able to read memberships to see any project.
 DO $$ BEGIN PERFORM oauth_rls.set_access('app.memberships', 'third_party', '{select}'); END $$;
 DO $$ BEGIN PERFORM oauth_rls.set_access('app.notes', 'third_party', '{select,insert}'); END $$;
+DO $$ BEGIN PERFORM oauth_rls.set_access('app.documents', 'third_party', '{select}'); END $$;
 
 ---------------------------------------------------------------------------
 -- The probe.
@@ -156,7 +171,9 @@ INSERT INTO probe.inserts VALUES
   ('app.projects', 'team2', '{"id": 11, "team_id": 2}'),
   ('app.notes', 'alice', '{"id": 10, "user_id": "a0000000-0000-4000-8000-00000000000a"}'),
   ('app.notes', 'bob', '{"id": 11, "user_id": "b0000000-0000-4000-8000-00000000000b"}'),
-  ('app.announcements', 'news', '{"id": 10, "body": "news"}');
+  ('app.announcements', 'news', '{"id": 10, "body": "news"}'),
+  ('app.documents', 'alice', '{"id": 10, "user_id": "a0000000-0000-4000-8000-00000000000a"}'),
+  ('app.documents', 'bob', '{"id": 11, "user_id": "b0000000-0000-4000-8000-00000000000b"}');
 CREATE TABLE probe.updates (tbl regclass, label text, set_clause text);
 INSERT INTO probe.updates SELECT t.tbl, 'touch', 'id = id' FROM probe.tables t;
 INSERT INTO probe.updates VALUES
@@ -274,7 +291,7 @@ CREATE VIEW probe.rights_by_table AS
 
 ---------------------------------------------------------------------------
 -- Before: the probe sees real, differing rights (it cannot pass vacuously).
-SELECT is(probe.take('before'), 9 * 8 * 4::bigint, 'before: 9 callers x 8 tables x 4 commands probed');
+SELECT is(probe.take('before'), 9 * 9 * 4::bigint, 'before: 9 callers x 9 tables x 4 commands probed');
 SELECT is((SELECT outcome FROM probe.snap WHERE phase = 'before' AND who = 'alice' AND tier = 'direct'
              AND tbl = 'app.user_data'::regclass AND command = 'select'), '1',
           'before: alice sees her own user_data row only');
@@ -292,23 +309,27 @@ SELECT is((SELECT outcome FROM probe.snap WHERE phase = 'before' AND who = 'alic
 SELECT is((SELECT outcome FROM probe.snap WHERE phase = 'before' AND who = 'alice' AND tier = 'blocked'
              AND tbl = 'app.memberships'::regclass AND command = 'insert'),
           'alice_to_2:denied carol_to_1:ok', 'before: even a blocked client may add members for alice');
+SELECT is((SELECT outcome FROM probe.snap WHERE phase = 'before' AND who = 'alice' AND tier = 'third_party'
+             AND tbl = 'app.documents'::regclass AND command = 'delete'),
+          '#1:1 #2:0', 'before: a third-party client deletes alice''s document, although a documents policy looks at the client');
 
 ---------------------------------------------------------------------------
 -- The rewrite.
 SELECT set_eq($$SELECT ddl FROM oauth_rls._rewrite_plan('{app}') WHERE kind = 'guard'$$,
               ARRAY['SELECT oauth_rls.guard(''app.announcements''::regclass);',
+                    'SELECT oauth_rls.guard(''app.documents''::regclass);',
                     'SELECT oauth_rls.guard(''app.memberships''::regclass);',
                     'SELECT oauth_rls.guard(''app.notes''::regclass);',
                     'SELECT oauth_rls.guard(''app.projects''::regclass);',
                     'SELECT oauth_rls.guard(''app.public_profiles''::regclass);',
                     'SELECT oauth_rls.guard(''app.teams''::regclass);'],
-              'plan: guards for every table no policy of which looks at the client');
+              'plan: guards for every table where a permissive policy that ignores the client lets OAuth clients in');
 SELECT set_eq($$SELECT policy_name::text FROM oauth_rls._rewrite_plan('{app}') WHERE kind = 'policy'$$,
               ARRAY['user_data_owner', 'profiles_read', 'profiles_update', 'payment_owner',
                     'memberships_admin_delete', 'projects_member', 'projects_member_update',
                     'notes_read', 'notes_write'],
               'plan: every policy with a per-row request call is rewritten, and no other');
-SELECT is((SELECT count(*) FROM oauth_rls.apply_rewrite('{app}')), 15::bigint, 'apply_rewrite runs the 15 planned statements');
+SELECT is((SELECT count(*) FROM oauth_rls.apply_rewrite('{app}')), 16::bigint, 'apply_rewrite runs the 16 planned statements');
 SELECT is_empty($$SELECT * FROM oauth_rls.plan_rewrite('{app}')$$, 'after apply_rewrite, plan_rewrite returns nothing');
 SELECT is_empty($$SELECT * FROM oauth_rls.audit('{app}')
                    WHERE code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID', 'NOT_CLIENT_AWARE')$$,
@@ -318,10 +339,10 @@ SELECT is((SELECT pg_get_expr(polqual, polrelid) FROM pg_policy
           '((( SELECT auth.uid() AS uid) = user_id) AND ((( SELECT oauth_rls.client_id() AS client_id) IS NULL) OR (( SELECT oauth_rls.client_id() AS client_id) = ''f1000000-0000-4000-8000-000000000001''::text)))',
           'user_data: calls wrapped, auth.jwt() ->> ''client_id'' replaced by oauth_rls.client_id()');
 
-SELECT is(probe.take('after'), 9 * 8 * 4::bigint, 'after: every caller probed again');
+SELECT is(probe.take('after'), 9 * 9 * 4::bigint, 'after: every caller probed again');
 
 -- What the matrix lets a tier do on a table the rewrite must guard; NULL for
--- the two tables whose policies already test the client (their own policies
+-- the two tables whose every policy already tests the client (their own policies
 -- still decide).  Fixed here, not read back from what the rewrite did.
 CREATE FUNCTION probe.matrix_allows(t regclass, tier text, command text) RETURNS boolean
   LANGUAGE sql AS $$
@@ -348,7 +369,7 @@ CREATE VIEW probe.expected_after AS
                     ' ' ORDER BY s.command) AS rights
     FROM probe.snap s WHERE s.phase = 'before' GROUP BY s.who, s.tier, s.tbl;
 
--- 72 tests: each (caller, table).
+-- 81 tests: each (caller, table).
 SELECT is(a.rights, e.rights,
           format('after rewrite: %s via %s on %s %s', a.who, a.tier, a.tbl,
                  CASE WHEN a.tier IN ('direct', 'first_party') THEN 'keeps its rights'
@@ -369,6 +390,9 @@ SELECT is((SELECT outcome FROM probe.snap WHERE phase = 'after' AND who = 'alice
 SELECT is((SELECT outcome FROM probe.snap WHERE phase = 'after' AND who = 'bob' AND tier = 'third_party'
              AND tbl = 'app.announcements'::regclass AND command = 'select'),
           '', 'after: announcements are closed to third parties (no matrix entry: OAuth is opt-in)');
+SELECT is((SELECT outcome FROM probe.snap WHERE phase = 'after' AND who = 'alice' AND tier = 'third_party'
+             AND tbl = 'app.documents'::regclass AND command = 'delete'),
+          '#1:0 #2:0', 'after: the guard stops a third-party client deleting alice''s document (matrix: select only)');
 
 -- Without select on memberships, the projects entry would have no effect:
 -- audit says so.
@@ -382,14 +406,14 @@ SELECT is_empty($$SELECT 1 FROM oauth_rls.audit('{app}') WHERE code = 'MATRIX_DE
 
 ---------------------------------------------------------------------------
 -- Revert: the originals, exactly, and the original rights.
-SELECT is((SELECT count(*) FROM oauth_rls.revert_rewrite('{app}')), 15::bigint, 'revert_rewrite undoes the 15 statements');
+SELECT is((SELECT count(*) FROM oauth_rls.revert_rewrite('{app}')), 16::bigint, 'revert_rewrite undoes the 16 statements');
 SELECT is_empty($$SELECT 1 FROM pg_policy WHERE polname LIKE 'oauth\_rls\_guard\_%'
                     AND polrelid IN (SELECT tbl FROM probe.tables)$$, 'revert removes the guards it added');
 SELECT is((SELECT original_ddl FROM oauth_rls.rewrite_log WHERE policy_name = 'user_data_owner'),
           (SELECT oauth_rls._policy_ddl(oid) FROM pg_policy WHERE polname = 'user_data_owner'),
           'user_data_owner is exactly as it was');
-SELECT is(probe.take('reverted'), 9 * 8 * 4::bigint, 'reverted: every caller probed again');
--- 72 tests: each (caller, table).
+SELECT is(probe.take('reverted'), 9 * 9 * 4::bigint, 'reverted: every caller probed again');
+-- 81 tests: each (caller, table).
 SELECT is(r.rights, b.rights, format('after revert: %s via %s on %s has its original rights', r.who, r.tier, r.tbl))
   FROM probe.rights_by_table r
   JOIN probe.rights_by_table b USING (who, tier, tbl)

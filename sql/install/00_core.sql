@@ -3,6 +3,43 @@
 -- in file-name order by the Makefile.
 \echo Use "CREATE EXTENSION oauth_rls" to load this file. \quit
 
+-- CREATE EXTENSION runs this script (as superuser: the extension is trusted)
+-- with search_path "oauth_rls, pg_temp".  A schema oauth_rls that existed
+-- before, owned by the installing role, could hold functions or operators
+-- that capture unqualified names (in DO blocks, CHECK constraints, views).
+-- Resolve unqualified names in pg_catalog only; CREATE EXTENSION restores the
+-- search_path afterwards.
+SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+
+-- CREATE EXTENSION reuses a schema oauth_rls that already exists.  Refuse one
+-- that holds objects (they could shadow ours) or belongs to another role (its
+-- owner could drop or replace what we create in it).
+DO $$
+DECLARE
+  nsp pg_catalog.oid := pg_catalog.to_regnamespace('oauth_rls');
+  owner pg_catalog.oid;
+BEGIN
+  SELECT nspowner INTO owner FROM pg_catalog.pg_namespace WHERE oid = nsp;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = nsp)
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace = nsp)
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typnamespace = nsp)
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_operator WHERE oprnamespace = nsp)
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_collation WHERE collnamespace = nsp)
+     OR EXISTS (SELECT 1 FROM pg_catalog.pg_conversion WHERE connamespace = nsp) THEN
+    RAISE EXCEPTION 'schema oauth_rls already contains objects'
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'oauth_rls creates its own schema: drop or rename the existing schema oauth_rls first.';
+  END IF;
+  IF owner <> '@extowner@'::pg_catalog.regrole
+     AND NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = owner) THEN
+    RAISE EXCEPTION 'schema oauth_rls belongs to role %, not to the role installing the extension',
+        owner::pg_catalog.regrole
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'oauth_rls creates its own schema: drop the existing schema oauth_rls first.';
+  END IF;
+END
+$$;
+
 -- Schema oauth_rls is created by CREATE EXTENSION (control file: schema = oauth_rls).
 -- Policies evaluate our functions as the querying role, so every role may use
 -- the schema; each object below grants only what it must.

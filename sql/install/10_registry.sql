@@ -30,6 +30,9 @@ CREATE TRIGGER clients_touch_updated_at BEFORE UPDATE ON oauth_rls.clients
 CREATE TRIGGER clients_invalidate_caches
   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oauth_rls.clients
   FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
+-- ALWAYS: caches must also be dropped for changes made with
+-- session_replication_role = replica (data restores, logical replication).
+ALTER TABLE oauth_rls.clients ENABLE ALWAYS TRIGGER clients_invalidate_caches;
 
 -- pg_dump keeps the registry's rows with the extension.
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.clients', '');
@@ -58,12 +61,9 @@ COMMENT ON FUNCTION oauth_rls.is_first_party() IS
 -- postgres role when it installs the extension) and read by Auth's role for
 -- the token hook.  anon and authenticated get nothing: the C lookups read it
 -- with the extension's own access.
+-- Every right the installing role gets in this script comes WITH GRANT
+-- OPTION: in a trusted install the objects belong to the bootstrap
+-- superuser, and without it the installer could not pass rights on.  The
+-- grants to Supabase's roles are in oauth_rls.grant_supabase_roles() (part 90).
 REVOKE ALL ON oauth_rls.clients FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.clients TO @extowner@;
-DO $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'supabase_auth_admin') THEN
-    GRANT SELECT ON oauth_rls.clients TO supabase_auth_admin;
-  END IF;
-END
-$$;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.clients TO @extowner@ WITH GRANT OPTION;

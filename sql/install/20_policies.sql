@@ -26,6 +26,9 @@ COMMENT ON TABLE oauth_rls.access_matrix IS
 CREATE TRIGGER access_matrix_invalidate_caches
   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oauth_rls.access_matrix
   FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
+-- ALWAYS: caches must also be dropped for changes made with
+-- session_replication_role = replica (data restores, logical replication).
+ALTER TABLE oauth_rls.access_matrix ENABLE ALWAYS TRIGGER access_matrix_invalidate_caches;
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.access_matrix', '');
 
 -- Tables guard() has guarded, so that unguard() removes exactly what it added.
@@ -40,8 +43,10 @@ COMMENT ON TABLE oauth_rls.guarded_tables IS
   'Tables carrying the oauth_rls_guard_* policies, written by oauth_rls.guard() and oauth_rls.unguard()';
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.guarded_tables', '');
 
--- Forgets dropped tables in both tables above, with the extension's access
--- (whoever drops a table needs no right on them).
+-- Forgets dropped tables in both tables above and in oauth_rls.rewrite_log
+-- (part 25), with the extension's access (whoever drops a table needs no
+-- right on them): a table that later reuses the oid inherits no matrix
+-- entry, no guard record, and no rewrite that revert_rewrite() would undo.
 CREATE FUNCTION oauth_rls._forget_dropped_tables() RETURNS event_trigger
   AS 'MODULE_PATHNAME', 'oauth_rls_forget_dropped_tables' LANGUAGE C;
 REVOKE ALL ON FUNCTION oauth_rls._forget_dropped_tables() FROM PUBLIC;
@@ -179,17 +184,28 @@ $$
   SELECT format('(select oauth_rls.allows(%L::regclass, %L))', tbl::text, command)
 $$;
 
--- The same expression as pg_get_expr() shows it back, to recognise a guard
--- policy that is still as guard() made it.
-CREATE FUNCTION oauth_rls._guard_expression_deparsed(tbl regclass, command text) RETURNS text
-  LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS
-$$
-  SELECT format('( SELECT oauth_rls.allows(%L::regclass, %L::text) AS allows)', tbl::text, command)
-$$;
+-- Facts read from a policy's stored USING / WITH CHECK trees (C, see
+-- src/audit.c): which calls it makes per row, whether it looks at the
+-- client, and, for a guard, the table and command of its allows() call.
+-- pg_node_tree values only come from the catalogs: no cast turns text into
+-- one, so these read nothing a caller could forge.  Used by
+-- guard_policy_intact() below and by oauth_rls.audit() (part 25).
+CREATE FUNCTION oauth_rls._policy_facts(
+    qual pg_node_tree, with_check pg_node_tree,
+    OUT per_row_calls text[], OUT client_aware boolean, OUT user_metadata boolean,
+    OUT using_true boolean, OUT check_true boolean, OUT jwt_client_tests integer,
+    OUT guard_table oid, OUT guard_command text, OUT reads_tables oid[])
+  AS 'MODULE_PATHNAME', 'oauth_rls_policy_facts' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree) IS
+  'Internal to oauth_rls.audit() and guard_policy_intact(): what a policy''s expression trees call and read';
 
 -- Whether the guard policy for a command is present and exactly as guard()
--- makes it: restrictive, for that command, TO public, calling allows() for
--- this table and command.  NULL for an unknown command.
+-- makes it: restrictive, for that command, TO public, with each expression
+-- guard() writes and no other, each exactly (select oauth_rls.allows(<this
+-- table>, <command>)).  The trees are compared, not their text: the text
+-- pg_get_expr() shows quotes a name differently than format('%L') does (a
+-- backslash), and a guard spelled by hand is still recognised.  NULL for an
+-- unknown command.
 CREATE FUNCTION oauth_rls.guard_policy_intact(tbl regclass, command text) RETURNS boolean
   LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS
 $$
@@ -199,11 +215,12 @@ $$
                                      WHEN 'update' THEN 'w' ELSE 'd' END
          AND NOT p.polpermissive
          AND p.polroles = '{0}'::oid[]
-         AND pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM
-             CASE WHEN command <> 'insert' THEN oauth_rls._guard_expression_deparsed(tbl, command) END
-         AND pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM
-             CASE WHEN command IN ('insert', 'update') THEN oauth_rls._guard_expression_deparsed(tbl, command) END
+         AND (p.polqual IS NOT NULL) = (command <> 'insert')
+         AND (p.polwithcheck IS NOT NULL) = (command IN ('insert', 'update'))
+         AND f.guard_table IS NOT DISTINCT FROM tbl::oid
+         AND f.guard_command IS NOT DISTINCT FROM command
         FROM pg_policy p
+       CROSS JOIN LATERAL oauth_rls._policy_facts(p.polqual, p.polwithcheck) f
        WHERE p.polrelid = tbl AND p.polname = 'oauth_rls_guard_' || command), false)
   END
 $$;
@@ -411,7 +428,7 @@ CREATE VIEW oauth_rls.effective_access AS
 COMMENT ON VIEW oauth_rls.effective_access IS
   'For every guarded table and tier, the commands the guards allow (before revocation) and whether a matrix entry or the default decides';
 REVOKE ALL ON oauth_rls.effective_access FROM PUBLIC;
-GRANT SELECT ON oauth_rls.effective_access TO @extowner@;
+GRANT SELECT ON oauth_rls.effective_access TO @extowner@ WITH GRANT OPTION;
 
 -- act_as(): impersonation for users' own pgTAP suites, as PostgREST would do
 -- it: role authenticated and complete claims, all transaction-local.  A
@@ -504,14 +521,14 @@ COMMENT ON FUNCTION oauth_rls.act_as(uuid, text, text, uuid) IS
 -- guard/unguard/guard_schema and the oauth_rls._* helpers, and SELECT,
 -- INSERT, UPDATE, DELETE on oauth_rls.guarded_tables.
 REVOKE ALL ON oauth_rls.access_matrix, oauth_rls.guarded_tables FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.access_matrix TO @extowner@;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.guarded_tables TO @extowner@;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.access_matrix TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.guarded_tables TO @extowner@ WITH GRANT OPTION;
 REVOKE ALL ON FUNCTION
   oauth_rls._normalize_commands(text[]),
   oauth_rls._check_guardable(regclass, text),
   oauth_rls._check_owner(regclass, text),
   oauth_rls._guard_expression(regclass, text),
-  oauth_rls._guard_expression_deparsed(regclass, text),
+  oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
   oauth_rls._guard_policy(regclass, text),
   oauth_rls.guard_policy_intact(regclass, text),
   oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
@@ -526,7 +543,7 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls._check_guardable(regclass, text),
   oauth_rls._check_owner(regclass, text),
   oauth_rls._guard_expression(regclass, text),
-  oauth_rls._guard_expression_deparsed(regclass, text),
+  oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
   oauth_rls._guard_policy(regclass, text),
   oauth_rls.guard_policy_intact(regclass, text),
   oauth_rls.set_access(regclass, oauth_rls.tier, text[]),
@@ -535,4 +552,4 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls.unguard(regclass),
   oauth_rls.guard_schema(name, boolean),
   oauth_rls.act_as(uuid, text, text, uuid)
-  TO @extowner@;
+  TO @extowner@ WITH GRANT OPTION;

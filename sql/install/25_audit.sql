@@ -1,17 +1,8 @@
 -- oauth_rls install script, part 25: policy audit, and the rewrite that fixes
 -- what the audit finds (plan, apply, revert).
 
--- Facts read from a policy's stored USING / WITH CHECK trees (C, see
--- src/audit.c).  pg_node_tree values only come from the catalogs: no cast
--- turns text into one, so these read nothing a caller could forge.
-CREATE FUNCTION oauth_rls._policy_facts(
-    qual pg_node_tree, with_check pg_node_tree,
-    OUT per_row_calls text[], OUT client_aware boolean, OUT user_metadata boolean,
-    OUT using_true boolean, OUT check_true boolean, OUT jwt_client_tests integer,
-    OUT guard_table oid, OUT guard_command text, OUT reads_tables oid[])
-  AS 'MODULE_PATHNAME', 'oauth_rls_policy_facts' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree) IS
-  'Internal to oauth_rls.audit(): what a policy''s expression trees call and read';
+-- oauth_rls._policy_facts(), the facts read from a policy's trees, is in
+-- part 20 (guard_policy_intact() uses it too).
 
 CREATE FUNCTION oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_tree, relid oid,
     OUT new_qual text, OUT new_check text)
@@ -122,10 +113,90 @@ tstat AS MATERIALIZED (
          count(p.oid) AS policies,
          string_agg(p.polname, ', ' ORDER BY p.polname) AS policy_names,
          coalesce(bool_or(p.client_aware), false) AS client_aware,
-         coalesce(bool_or(NOT p.guard_named AND p.polpermissive AND p.for_api), false) AS api_permissive,
          coalesce(array_agg(p.polname::text) FILTER (WHERE p.guard_named), '{}') AS guard_policies
     FROM tbl t LEFT JOIN pol p ON p.polrelid = t.oid
    GROUP BY t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded
+),
+api_cmd AS MATERIALIZED (
+  -- For each table that is not guarded, each API role and each command the
+  -- role may run on it, the policies that apply to the role (directly,
+  -- through PUBLIC, or through a role it belongs to) for that command.
+  SELECT t.oid, a.rolname::text AS rolname, c.cmd, p.polname, p.polpermissive, p.client_aware
+    FROM tbl t
+    JOIN api_role a ON a.rolname = ANY (t.reachers)
+   CROSS JOIN (VALUES ('select'), ('insert'), ('update'), ('delete')) AS c(cmd)
+    JOIN pol p ON p.polrelid = t.oid AND c.cmd = ANY (p.cmds)
+              AND (0 = ANY (p.polroles)
+                   OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS r(oid)
+                               WHERE pg_has_role(a.oid, r.oid, 'USAGE')))
+   WHERE t.relrowsecurity AND NOT t.guarded
+     AND (has_table_privilege(a.oid, t.oid, c.cmd)
+          OR (c.cmd <> 'delete' AND t.oid IN (SELECT attrelid FROM column_acl)
+              AND has_any_column_privilege(a.oid, t.oid, c.cmd)))
+),
+open_cmd AS (
+  -- Where OAuth clients get whatever the user gets: permissive policies are
+  -- ORed, so one that ignores the client lets every client in, whatever
+  -- the others check; only a restrictive policy that looks at the client
+  -- (a guard, say) limits them then.
+  SELECT x.oid, x.rolname, x.cmd
+    FROM api_cmd x
+   GROUP BY x.oid, x.rolname, x.cmd
+  HAVING bool_or(x.polpermissive AND NOT x.client_aware)
+     AND NOT bool_or(NOT x.polpermissive AND x.client_aware)
+),
+unaware AS (
+  SELECT o.oid,
+         array_agg(DISTINCT o.rolname ORDER BY o.rolname) AS roles,
+         array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
+                                WHERE c = ANY (array_agg(o.cmd))), ', ') AS commands,
+         string_agg(DISTINCT x.polname::text, ', ' ORDER BY x.polname::text) AS policies,
+         count(DISTINCT x.polname) AS n_policies
+    FROM open_cmd o
+    JOIN api_cmd x ON x.oid = o.oid AND x.rolname = o.rolname AND x.cmd = o.cmd
+                  AND x.polpermissive AND NOT x.client_aware
+   GROUP BY o.oid
+),
+view_rel AS MATERIALIZED (
+  -- Views and materialized views of the audited schemas the API roles can
+  -- use, and whether a view reads as its caller (security_invoker, PG 15+).
+  SELECT v.oid, n.nspname, v.relname, v.relkind, v.relowner,
+         format('%I.%I', n.nspname, v.relname) AS qname,
+         ARRAY(SELECT a.rolname::text FROM api_role a
+                WHERE has_schema_privilege(a.oid, n.oid, 'USAGE')
+                  AND (has_table_privilege(a.oid, v.oid, 'SELECT,INSERT,UPDATE,DELETE')
+                       OR (v.oid IN (SELECT attrelid FROM column_acl)
+                           AND has_any_column_privilege(a.oid, v.oid, 'SELECT,INSERT,UPDATE')))
+                ORDER BY a.rolname) AS reachers,
+         coalesce((SELECT substr(o, length('security_invoker=') + 1)::boolean
+                     FROM unnest(v.reloptions) AS o WHERE o LIKE 'security\_invoker=%'), false) AS invoker
+    FROM pg_class v
+    JOIN pg_namespace n ON n.oid = v.relnamespace
+   WHERE v.relkind IN ('v', 'm')
+     AND CASE WHEN schemas IS NULL
+              THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
+              ELSE n.nspname = ANY (schemas) END
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                      WHERE d.classid = 'pg_class'::regclass AND d.objid = v.oid AND d.deptype = 'e')
+),
+view_bypass AS (
+  -- The tables under row level security a view reads directly (its rule's
+  -- dependencies) with its owner's rights, where the owner is exempt from
+  -- row level security there: a superuser or BYPASSRLS role, or the
+  -- table's owner unless the table forces RLS.  A materialized view holds
+  -- the rows its owner read at the last refresh, whoever reads it.
+  SELECT v.oid, v.nspname, v.relname, v.relkind, v.qname, v.reachers,
+         string_agg(DISTINCT t.oid::regclass::text, ', ' ORDER BY t.oid::regclass::text) AS tables
+    FROM view_rel v
+    JOIN pg_roles o ON o.oid = v.relowner
+    JOIN pg_rewrite w ON w.ev_class = v.oid
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                    AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid
+    JOIN pg_class t ON t.oid = d.refobjid AND t.relkind IN ('r', 'p') AND t.relrowsecurity
+   WHERE cardinality(v.reachers) > 0 AND NOT v.invoker
+     AND (v.relkind = 'm' OR o.rolsuper OR o.rolbypassrls
+          OR (pg_has_role(v.relowner, t.relowner, 'USAGE') AND NOT t.relforcerowsecurity))
+   GROUP BY v.oid, v.nspname, v.relname, v.relkind, v.qname, v.reachers
 ),
 rewritten AS MATERIALIZED (
   -- Only the policies with something to rewrite are deparsed, once each.
@@ -196,15 +267,41 @@ findings AS (
     FROM tstat t
    WHERE t.relrowsecurity AND t.policies = 0
   UNION ALL
-  SELECT t.nspname, t.relname, NULL, NULL, t.reachers, 'warning', 'NOT_CLIENT_AWARE',
-         format('No policy on %s looks at the OAuth client and it is not guarded: every OAuth '
-                'client (third-party apps and AI agents included) can do whatever the user can. '
-                'Guard it; the access matrix then lets first-party apps in and others only '
-                'where you allow it.', t.qname),
+  SELECT t.nspname, t.relname, NULL, NULL, u.roles, 'warning', 'NOT_CLIENT_AWARE',
+         CASE WHEN NOT t.client_aware
+           THEN format('No policy on %s looks at the OAuth client and it is not guarded: every OAuth '
+                       'client (third-party apps and AI agents included) can do whatever the user can. '
+                       'Guard it; the access matrix then lets first-party apps in and others only '
+                       'where you allow it.', t.qname)
+           ELSE format('Some policies on %s look at the OAuth client, but for %s the permissive '
+                       'polic%s %s do%s not, and permissive policies are ORed: every OAuth client '
+                       '(third-party apps and AI agents included) can %s whatever the user can. '
+                       'Guard it; the access matrix then lets first-party apps in and others only '
+                       'where you allow it.',
+                       t.qname, u.commands,
+                       CASE WHEN u.n_policies > 1 THEN 'ies' ELSE 'y' END, u.policies,
+                       CASE WHEN u.n_policies > 1 THEN '' ELSE 'es' END, u.commands) END,
          format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
-    FROM tstat t
-   WHERE t.relrowsecurity AND NOT t.guarded AND cardinality(t.reachers) > 0
-     AND t.api_permissive AND NOT t.client_aware
+    FROM tstat t JOIN unaware u ON u.oid = t.oid
+  UNION ALL
+  SELECT v.nspname, v.relname, NULL, NULL, v.reachers, 'error', 'VIEW_BYPASSES_RLS',
+         CASE v.relkind
+           WHEN 'v' THEN
+             format('View %s reads %s with the rights of its owner, who is exempt from row level '
+                    'security there: through the view, %s get%s every row it shows, with neither '
+                    'the table''s policies nor oauth_rls guards applied, whatever the user or OAuth '
+                    'client. Make it read with the caller''s rights (security_invoker).',
+                    v.qname, v.tables, array_to_string(v.reachers, ' and '),
+                    CASE WHEN cardinality(v.reachers) = 1 THEN 's' ELSE '' END)
+           ELSE
+             format('Materialized view %s holds the rows its owner read from %s at the last '
+                    'refresh, past row level security: %s get%s all of them, whatever the user or '
+                    'OAuth client. Revoke it from the API roles, or use a view with '
+                    'security_invoker.', v.qname, v.tables, array_to_string(v.reachers, ' and '),
+                    CASE WHEN cardinality(v.reachers) = 1 THEN 's' ELSE '' END) END,
+         CASE WHEN v.relkind = 'v' AND current_setting('server_version_num')::integer >= 150000
+              THEN format('ALTER VIEW %s SET (security_invoker = true);', v.qname) END
+    FROM view_bypass v
   UNION ALL
   SELECT p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'warning', 'PER_ROW_CALL',
          format('Policy %I on %s calls %s once per row; wrapped as (select ...), each runs once '
@@ -359,19 +456,91 @@ CREATE TABLE oauth_rls.rewrite_log (
 COMMENT ON TABLE oauth_rls.rewrite_log IS
   'Policies oauth_rls.apply_rewrite() changed (with their original DDL) and tables it guarded; read by oauth_rls.revert_rewrite()';
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.rewrite_log', '');
+-- and its id sequence, or ids restart at 1 after a restore and collide.
+SELECT pg_catalog.pg_extension_config_dump('oauth_rls.rewrite_log_id_seq', '');
+
+-- Whether a table's policies changed after the current statement's snapshot
+-- was taken (C, see src/audit.c): what a REPEATABLE READ transaction cannot
+-- see by itself.
+CREATE FUNCTION oauth_rls._policies_changed(relid oid) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'oauth_rls_policies_changed' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION oauth_rls._policies_changed(oid) IS
+  'Internal to apply_rewrite() and revert_rewrite(): whether the table''s policies changed after the current snapshot was taken';
+
+-- Locks a table the rewrite is about to change against ALTER POLICY (which
+-- needs ACCESS EXCLUSIVE) until the transaction ends.  LOCK TABLE takes a
+-- name: if the name no longer leads to the same table once locked (renamed
+-- or dropped meanwhile), the rewrite stops rather than act on another table.
+CREATE FUNCTION oauth_rls._lock_for_rewrite(relid oid, func text) RETURNS void
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+  qname text;
+BEGIN
+  SELECT format('%I.%I', n.nspname, c.relname) INTO qname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = relid;
+  IF qname IS NOT NULL THEN
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', qname);
+  END IF;
+  IF qname IS NULL OR to_regclass(qname) IS DISTINCT FROM relid::regclass THEN
+    RAISE EXCEPTION '%: table % was renamed or dropped while it ran', func, coalesce(qname, relid::text)
+      USING ERRCODE = 'serialization_failure',
+            HINT = format('Run %s() again.', func);
+  END IF;
+END
+$$;
 
 CREATE FUNCTION oauth_rls.apply_rewrite(schemas text[] DEFAULT '{public}') RETURNS SETOF text
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
+  plan jsonb;
+  locked oid[] := '{}';
+  to_lock oid[];
+  rel oid;
+  changed text;
   step record;
   pol record;
   log_id bigint;
 BEGIN
   -- One rewrite at a time: a second one waits, then plans from the result.
   LOCK TABLE oauth_rls.rewrite_log IN SHARE ROW EXCLUSIVE MODE;
-  FOR step IN SELECT * FROM oauth_rls._rewrite_plan(schemas) p
-               ORDER BY p.step, p.relid::regclass::text, p.policy_name LOOP
+  -- The plan is made from the policies as they are.  An ALTER POLICY that
+  -- committed between planning and running would be overwritten, and the
+  -- log would keep the wrong original.  So the planned tables are locked
+  -- (ALTER POLICY needs ACCESS EXCLUSIVE, which waits for this lock) and
+  -- the plan is made again from what is committed then, until every table
+  -- it names was locked before it was made.  Each round locks at least one
+  -- more table: this ends.
+  LOOP
+    plan := (SELECT coalesce(jsonb_agg(to_jsonb(p) ORDER BY p.step, p.relid::regclass::text, p.policy_name),
+                             '[]'::jsonb)
+               FROM oauth_rls._rewrite_plan(schemas) p);
+    to_lock := ARRAY(SELECT DISTINCT (e ->> 'relid')::oid FROM jsonb_array_elements(plan) AS e
+                      WHERE (e ->> 'relid')::oid <> ALL (locked) ORDER BY 1);
+    EXIT WHEN cardinality(to_lock) = 0;
+    FOREACH rel IN ARRAY to_lock LOOP
+      PERFORM oauth_rls._lock_for_rewrite(rel, 'apply_rewrite');
+    END LOOP;
+    locked := locked || to_lock;
+  END LOOP;
+  -- Under REPEATABLE READ or SERIALIZABLE every round plans from the same
+  -- snapshot, which may predate a change committed before the locks.
+  SELECT string_agg(DISTINCT (e ->> 'relid')::oid::regclass::text, ', ') INTO changed
+    FROM jsonb_array_elements(plan) AS e
+   WHERE oauth_rls._policies_changed((e ->> 'relid')::oid);
+  IF changed IS NOT NULL THEN
+    RAISE EXCEPTION 'apply_rewrite: the policies of % changed after this transaction''s snapshot was taken', changed
+      USING ERRCODE = 'serialization_failure',
+            DETAIL = 'The rewrite would be planned from the old policies and overwrite the change.',
+            HINT = 'Run apply_rewrite() again in a new transaction.';
+  END IF;
+
+  FOR step IN SELECT x.*
+                FROM ROWS FROM (jsonb_to_recordset(plan)
+                                AS (step integer, kind text, relid oid, policy_name name, ddl text))
+                     WITH ORDINALITY AS x(step, kind, relid, policy_name, ddl, n)
+               ORDER BY x.n LOOP
     IF step.kind = 'policy' THEN
       SELECT p.oid, pg_get_expr(p.polqual, p.polrelid) AS qual,
              pg_get_expr(p.polwithcheck, p.polrelid) AS wcheck
@@ -388,6 +557,9 @@ BEGIN
         FROM pg_policy p
        WHERE l.id = log_id AND p.oid = pol.oid;
     ELSE
+      -- guard() records the table with guarded_at = now(), the same
+      -- transaction timestamp as applied_at: revert_rewrite() checks that
+      -- the guard record is still this one.
       INSERT INTO oauth_rls.rewrite_log (kind, tbl, applied_ddl)
         VALUES ('guard', step.relid, step.ddl);
       PERFORM oauth_rls.guard(step.relid::regclass);
@@ -406,8 +578,30 @@ DECLARE
   entry record;
   cur record;
   ddl text;
+  changed text;
 BEGIN
   LOCK TABLE oauth_rls.rewrite_log IN SHARE ROW EXCLUSIVE MODE;
+  -- Lock the tables first, so that what is checked below is what is
+  -- changed: no ALTER POLICY can commit in between.
+  PERFORM oauth_rls._lock_for_rewrite(t.relid, 'revert_rewrite')
+     FROM (SELECT DISTINCT l.tbl::oid AS relid
+             FROM oauth_rls.rewrite_log l
+             JOIN pg_class c ON c.oid = l.tbl
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE l.reverted_at IS NULL AND (schemas IS NULL OR n.nspname = ANY (schemas))
+            ORDER BY 1) t;
+  SELECT string_agg(DISTINCT l.tbl::text, ', ') INTO changed
+    FROM oauth_rls.rewrite_log l
+    JOIN pg_class c ON c.oid = l.tbl
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE l.reverted_at IS NULL AND l.kind = 'policy' AND (schemas IS NULL OR n.nspname = ANY (schemas))
+     AND oauth_rls._policies_changed(l.tbl);
+  IF changed IS NOT NULL THEN
+    RAISE EXCEPTION 'revert_rewrite: the policies of % changed after this transaction''s snapshot was taken', changed
+      USING ERRCODE = 'serialization_failure',
+            HINT = 'Run revert_rewrite() again in a new transaction.';
+  END IF;
+
   FOR entry IN
     SELECT l.*, n.nspname, c.relname
       FROM oauth_rls.rewrite_log l
@@ -417,6 +611,16 @@ BEGIN
      ORDER BY l.id DESC
   LOOP
     IF entry.kind = 'guard' THEN
+      -- Only the guard record this rewrite made (see apply_rewrite()): a
+      -- table guarded again by hand since keeps its guard.
+      IF NOT EXISTS (SELECT 1 FROM oauth_rls.guarded_tables g
+                      WHERE g.tbl = entry.tbl AND g.guarded_at = entry.applied_at) THEN
+        RAISE NOTICE 'revert_rewrite: table %.% is not guarded by the rewrite any more, left as it is',
+                     entry.nspname, entry.relname
+          USING DETAIL = 'It was unguarded, or unguarded and guarded again, after the rewrite.';
+        UPDATE oauth_rls.rewrite_log l SET reverted_at = now() WHERE l.id = entry.id;
+        CONTINUE;
+      END IF;
       ddl := format('SELECT oauth_rls.unguard(%L::regclass);', format('%I.%I', entry.nspname, entry.relname));
       PERFORM oauth_rls.unguard(entry.tbl);
     ELSE
@@ -454,11 +658,13 @@ COMMENT ON FUNCTION oauth_rls.revert_rewrite(text[]) IS
 
 -- Privileges: the audit reads every table's policies, the rewrite changes
 -- them: both are for the extension's owner (the database administrator),
--- never for the API roles.  They run with the caller's rights.
+-- never for the API roles.  They run with the caller's rights.  The revokes
+-- from anon and authenticated are in oauth_rls.grant_supabase_roles() (part 90).
 REVOKE ALL ON oauth_rls.rewrite_log FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.rewrite_log TO @extowner@;
+GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.rewrite_log TO @extowner@ WITH GRANT OPTION;
 REVOKE ALL ON FUNCTION
-  oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
+  oauth_rls._policies_changed(oid),
+  oauth_rls._lock_for_rewrite(oid, text),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
@@ -469,7 +675,8 @@ REVOKE ALL ON FUNCTION
   oauth_rls.revert_rewrite(text[])
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-  oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
+  oauth_rls._policies_changed(oid),
+  oauth_rls._lock_for_rewrite(oid, text),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
@@ -478,16 +685,4 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls.plan_rewrite(text[]),
   oauth_rls.apply_rewrite(text[]),
   oauth_rls.revert_rewrite(text[])
-  TO @extowner@;
-DO $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN
-    REVOKE ALL ON FUNCTION oauth_rls.audit(text[]), oauth_rls.plan_rewrite(text[]),
-      oauth_rls.apply_rewrite(text[]), oauth_rls.revert_rewrite(text[]) FROM anon;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated') THEN
-    REVOKE ALL ON FUNCTION oauth_rls.audit(text[]), oauth_rls.plan_rewrite(text[]),
-      oauth_rls.apply_rewrite(text[]), oauth_rls.revert_rewrite(text[]) FROM authenticated;
-  END IF;
-END
-$$;
+  TO @extowner@ WITH GRANT OPTION;

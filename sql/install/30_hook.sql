@@ -80,46 +80,66 @@ COMMENT ON FUNCTION oauth_rls.prune_token_issuance(interval) IS
   'Deletes issuance counts older than keep; returns how many rows went';
 
 -- Privileges, as Supabase prescribes for hooks: only Auth's role runs the
--- hook, and it may write what the hook writes.  anon and authenticated get
--- nothing.  The registry's SELECT grant to supabase_auth_admin is in part 10.
+-- hook, and it may write what the hook writes; anon and authenticated get
+-- nothing.  Those grants (and the registry's SELECT for supabase_auth_admin)
+-- are made by oauth_rls.grant_supabase_roles() (part 90).  The installing
+-- role holds, WITH GRANT OPTION, every right that function grants, so that
+-- it can run it.
 REVOKE ALL ON FUNCTION oauth_rls.custom_access_token_hook(jsonb) FROM PUBLIC;
 REVOKE ALL ON oauth_rls.token_issuance FROM PUBLIC;
 REVOKE ALL ON oauth_rls.token_issuance_daily FROM PUBLIC;
 REVOKE ALL ON FUNCTION oauth_rls.prune_token_issuance(interval) FROM PUBLIC;
-GRANT SELECT, DELETE, TRUNCATE ON oauth_rls.token_issuance TO @extowner@;
-GRANT SELECT ON oauth_rls.token_issuance_daily TO @extowner@;
-GRANT EXECUTE ON FUNCTION oauth_rls.prune_token_issuance(interval) TO @extowner@;
-DO $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'supabase_auth_admin') THEN
-    GRANT EXECUTE ON FUNCTION oauth_rls.custom_access_token_hook(jsonb) TO supabase_auth_admin;
-    GRANT SELECT, INSERT, UPDATE ON oauth_rls.token_issuance TO supabase_auth_admin;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN
-    REVOKE ALL ON FUNCTION oauth_rls.custom_access_token_hook(jsonb) FROM anon;
-  END IF;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated') THEN
-    REVOKE ALL ON FUNCTION oauth_rls.custom_access_token_hook(jsonb) FROM authenticated;
-  END IF;
-END
-$$;
+GRANT EXECUTE ON FUNCTION oauth_rls.custom_access_token_hook(jsonb) TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.token_issuance TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT ON oauth_rls.token_issuance_daily TO @extowner@ WITH GRANT OPTION;
+GRANT EXECUTE ON FUNCTION oauth_rls.prune_token_issuance(interval) TO @extowner@ WITH GRANT OPTION;
 
 -- Client review: Auth's OAuth clients with their tier, issuance and flags.
 -- It reads auth.oauth_clients and auth.sessions, which exist only where
--- Supabase Auth (v2.18x+) has migrated the database, so it is created only
--- when they exist.  It is a plain view (owner's rights) because on hosted
--- Supabase only Auth's role and superusers may read auth tables; it shows no
--- secret (client_secret_hash is left out) and is granted to the extension's owner only.
-DO $review$
+-- Supabase Auth (v2.18x+) has migrated the database, so the install script
+-- creates it only when they exist; where Auth creates them later, the
+-- extension's owner calls this function.  It is a plain view (its owner's
+-- rights) because on hosted Supabase only Auth's role and superusers may read
+-- auth tables: created by the install script, it belongs to the bootstrap
+-- superuser and is a member of the extension; created by a later call, it
+-- belongs to the caller (who must be able to read both tables) and is not a
+-- member (ALTER EXTENSION oauth_rls ADD VIEW makes it one).  It shows no
+-- secret (client_secret_hash is left out); SELECT goes to the extension's
+-- owner only, WITH GRANT OPTION.
+CREATE FUNCTION oauth_rls.create_client_review() RETURNS boolean
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+$review$
+DECLARE
+  -- Looked up in the catalog: to_regclass() needs USAGE on schema auth.
+  auth_clients pg_catalog.oid := (SELECT c.oid FROM pg_catalog.pg_class AS c
+                                    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                                   WHERE n.nspname = 'auth' AND c.relname = 'oauth_clients');
+  auth_sessions pg_catalog.oid := (SELECT c.oid FROM pg_catalog.pg_class AS c
+                                     JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                                    WHERE n.nspname = 'auth' AND c.relname = 'sessions');
+  ext_owner pg_catalog.oid;
 BEGIN
-  IF pg_catalog.to_regclass('auth.oauth_clients') IS NULL
-     OR pg_catalog.to_regclass('auth.sessions') IS NULL
+  IF pg_catalog.to_regclass('oauth_rls.client_review') IS NOT NULL THEN
+    RAISE NOTICE 'oauth_rls.client_review already exists';
+    RETURN false;
+  END IF;
+  IF auth_clients IS NULL OR auth_sessions IS NULL
      OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
-                     WHERE attrelid = pg_catalog.to_regclass('auth.sessions') AND attname = 'oauth_client_id'
-                       AND NOT attisdropped) THEN
+                     WHERE attrelid = auth_sessions AND attname = 'oauth_client_id' AND NOT attisdropped) THEN
     RAISE NOTICE 'oauth_rls.client_review not created: Supabase Auth''s OAuth tables are absent'
-      USING HINT = 'Install oauth_rls after Supabase Auth has created auth.oauth_clients to get the view.';
-    RETURN;
+      USING HINT = 'Once Supabase Auth has created auth.oauth_clients, run SELECT oauth_rls.create_client_review();';
+    RETURN false;
+  END IF;
+  -- The view reads Auth's tables with its owner's rights: one its owner
+  -- cannot read would fail every query.
+  IF NOT (pg_catalog.has_schema_privilege('auth', 'USAGE')
+          AND pg_catalog.has_table_privilege(auth_clients, 'SELECT')
+          AND pg_catalog.has_table_privilege(auth_sessions, 'SELECT')) THEN
+    RAISE EXCEPTION 'oauth_rls.create_client_review: role "%" may not read auth.oauth_clients and auth.sessions',
+        current_user
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'The view reads Auth''s tables with the rights of its owner, the role that creates it.',
+            HINT = 'Run it as a role that can read both tables, such as a superuser.';
   END IF;
 
   EXECUTE $view$
@@ -209,6 +229,17 @@ $view$;
   EXECUTE 'COMMENT ON VIEW oauth_rls.client_review IS '
     || pg_catalog.quote_literal('Supabase OAuth clients for review: tier, tokens issued, live sessions and flags');
   EXECUTE 'REVOKE ALL ON oauth_rls.client_review FROM PUBLIC';
-  EXECUTE $grant$GRANT SELECT ON oauth_rls.client_review TO @extowner@$grant$;
+  SELECT e.extowner INTO ext_owner FROM pg_catalog.pg_extension AS e WHERE e.extname = 'oauth_rls';
+  IF ext_owner IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
+    EXECUTE pg_catalog.format('GRANT SELECT ON oauth_rls.client_review TO %s WITH GRANT OPTION',
+                              ext_owner::pg_catalog.regrole);
+  END IF;
+  RETURN true;
 END
 $review$;
+COMMENT ON FUNCTION oauth_rls.create_client_review() IS
+  'Creates the view oauth_rls.client_review if it is missing and Supabase Auth''s OAuth tables exist; true when it did';
+REVOKE ALL ON FUNCTION oauth_rls.create_client_review() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth_rls.create_client_review() TO @extowner@ WITH GRANT OPTION;
+
+SELECT oauth_rls.create_client_review();

@@ -48,6 +48,9 @@ CREATE TRIGGER api_keys_invalidate_caches
                   created_at, expires_at, revoked_at, replaced_by
   ON oauth_rls.api_keys
   FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
+-- ALWAYS: a revocation restored or replicated with session_replication_role =
+-- replica must still reach every backend's cache.
+ALTER TABLE oauth_rls.api_keys ENABLE ALWAYS TRIGGER api_keys_invalidate_caches;
 
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.api_keys', '');
 
@@ -215,8 +218,9 @@ COMMENT ON FUNCTION oauth_rls.api_key_id() IS
 -- Privileges.  The table is managed by the extension's owner and by
 -- service_role; anon and authenticated get nothing (the C readers behind
 -- api_key_owner() and friends read it with the extension's own access).
+-- service_role's grants are in oauth_rls.grant_supabase_roles() (part 90).
 REVOKE ALL ON oauth_rls.api_keys FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.api_keys TO @extowner@;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.api_keys TO @extowner@ WITH GRANT OPTION;
 
 -- _is_valid_key_id() runs in the table's CHECK constraint, so whoever may
 -- insert or update keys needs it.
@@ -237,21 +241,4 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls.import_api_key(text, uuid, text, text, text[], timestamptz, text, text),
   oauth_rls.validate_api_key(text),
   oauth_rls.diagnose_api_key(text)
-  TO @extowner@;
-DO $$
-BEGIN
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
-    GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.api_keys TO service_role;
-    GRANT EXECUTE ON FUNCTION
-      oauth_rls._is_valid_key_id(text),
-      oauth_rls._generate_api_key(),
-      oauth_rls.create_api_key(uuid, text, text[], timestamptz, text),
-      oauth_rls.revoke_api_key(text),
-      oauth_rls.rotate_api_key(text, interval),
-      oauth_rls.import_api_key(text, uuid, text, text, text[], timestamptz, text, text),
-      oauth_rls.validate_api_key(text),
-      oauth_rls.diagnose_api_key(text)
-      TO service_role;
-  END IF;
-END
-$$;
+  TO @extowner@ WITH GRANT OPTION;

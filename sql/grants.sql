@@ -1,0 +1,76 @@
+-- Privileges of the installing role and of Supabase's roles, and the two
+-- owner-only repair functions.  The database was made from template1, which
+-- carries Supabase's roles and Auth's tables, and the extension installed by
+-- the superuser postgres (the trusted, non-superuser install is covered by
+-- scripts/test's install checks).
+
+-- The install ran grant_supabase_roles(); running it again is idempotent.
+SELECT oauth_rls.grant_supabase_roles();
+SELECT oauth_rls.grant_supabase_roles();
+
+-- What each Supabase role may do with the objects grant_supabase_roles() handles.
+SELECT r AS role,
+       has_function_privilege(r, 'oauth_rls.custom_access_token_hook(jsonb)', 'EXECUTE') AS hook,
+       has_table_privilege(r, 'oauth_rls.clients', 'SELECT') AS read_registry,
+       has_table_privilege(r, 'oauth_rls.token_issuance', 'INSERT') AS count_tokens,
+       has_function_privilege(r, 'oauth_rls.create_api_key(uuid, text, text[], timestamptz, text)', 'EXECUTE') AS create_key,
+       has_table_privilege(r, 'oauth_rls.api_keys', 'INSERT') AS write_keys,
+       has_function_privilege(r, 'oauth_rls.audit(text[])', 'EXECUTE') AS audit
+  FROM unnest(ARRAY['supabase_auth_admin', 'service_role', 'anon', 'authenticated', 'authenticator']) AS r;
+
+-- The repair functions are the owner's alone.
+SELECT r AS role,
+       has_function_privilege(r, 'oauth_rls.grant_supabase_roles()', 'EXECUTE') AS grant_supabase_roles,
+       has_function_privilege(r, 'oauth_rls.create_client_review()', 'EXECUTE') AS create_client_review
+  FROM unnest(ARRAY['supabase_auth_admin', 'service_role', 'anon', 'authenticated']) AS r;
+SET ROLE service_role;
+SELECT oauth_rls.grant_supabase_roles();
+SELECT oauth_rls.create_client_review();
+RESET ROLE;
+
+-- The view exists (Auth's tables were there at install): a member of the
+-- extension, owned by the role that ran the install script.
+SELECT c.relowner::regrole AS owner,
+       EXISTS (SELECT 1 FROM pg_depend AS d
+                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') AS member
+  FROM pg_class AS c WHERE c.oid = 'oauth_rls.client_review'::regclass;
+SELECT oauth_rls.create_client_review();
+
+-- Made again later, it is a plain view of the caller's, not a member, with
+-- the same privileges.
+BEGIN;
+ALTER EXTENSION oauth_rls DROP VIEW oauth_rls.client_review;
+DROP VIEW oauth_rls.client_review;
+SELECT oauth_rls.create_client_review();
+SELECT c.relowner::regrole AS owner,
+       EXISTS (SELECT 1 FROM pg_depend AS d
+                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') AS member,
+       has_table_privilege('anon', c.oid, 'SELECT') AS anon_reads,
+       has_table_privilege('authenticated', c.oid, 'SELECT') AS authenticated_reads
+  FROM pg_class AS c WHERE c.oid = 'oauth_rls.client_review'::regclass;
+SELECT count(*) >= 0 AS readable FROM oauth_rls.client_review;
+ROLLBACK;
+
+-- Without Auth's tables it creates nothing and says why.
+BEGIN;
+ALTER EXTENSION oauth_rls DROP VIEW oauth_rls.client_review;
+DROP VIEW oauth_rls.client_review;
+ALTER TABLE auth.sessions RENAME COLUMN oauth_client_id TO oauth_client;
+SELECT oauth_rls.create_client_review();
+SELECT to_regclass('oauth_rls.client_review') AS client_review;
+ROLLBACK;
+
+-- A caller that cannot read Auth's tables is refused: the view would fail
+-- every query.
+CREATE ROLE grants_test_admin;
+GRANT EXECUTE ON FUNCTION oauth_rls.create_client_review() TO grants_test_admin;
+GRANT CREATE ON SCHEMA oauth_rls TO grants_test_admin;
+BEGIN;
+ALTER EXTENSION oauth_rls DROP VIEW oauth_rls.client_review;
+DROP VIEW oauth_rls.client_review;
+SET LOCAL ROLE grants_test_admin;
+SELECT oauth_rls.create_client_review();
+ROLLBACK;
+REVOKE ALL ON SCHEMA oauth_rls FROM grants_test_admin;
+REVOKE ALL ON FUNCTION oauth_rls.create_client_review() FROM grants_test_admin;
+DROP ROLE grants_test_admin;
