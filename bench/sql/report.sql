@@ -1,0 +1,90 @@
+-- bench/sql/report.sql: the table of medians and ratios, then the targets.
+\pset null '-'
+SELECT s.comparison, s.context, s.variant,
+       bench.fmt_ms(s.median_ms) AS "median CPU",
+       CASE WHEN s.variant = c.baseline THEN 'baseline'
+            WHEN s.ratio IS NULL THEN '-'
+            WHEN s.ratio >= 1 THEN to_char(s.ratio, 'FM99990.00') || 'x'
+            ELSE to_char(s.ratio, 'FM0.000') || 'x (' || to_char(1 / s.ratio, 'FM99990.0') || 'x faster)' END
+         AS "vs baseline",
+       s.rounds,
+       bench.fmt_ms(s.min_ms) || ' .. ' || bench.fmt_ms(s.max_ms) AS "CPU range",
+       bench.fmt_ms(s.median_wall_ms) AS "median wall"
+FROM bench.summary s
+JOIN bench.comparisons c USING (comparison)
+LEFT JOIN bench.contexts x ON x.context = s.context
+LEFT JOIN bench.rls_variants v ON v.variant = s.variant
+ORDER BY c.ord, x.ord NULLS LAST, s.context, v.ord NULLS LAST, s.variant = c.baseline DESC, s.variant;
+
+SELECT f.comparison, f.context, f.variant,
+       to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY f.value), 'FM9999990.0') || ' ' || min(f.unit) AS median,
+       string_agg(to_char(f.value, 'FM9999990'), ', ' ORDER BY f.round) AS "runs (in order)"
+FROM bench.figures f GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
+\echo Targets
+WITH t(ord, target, measured, ok) AS (
+  SELECT 1::numeric, 'oauth_rls unwrapped, current_tier() IN (...): <= 1.3x the no-policy floor (RLS scan, worst context)',
+         max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: current_tier() IN (...)', 'floor: no policy')),
+         max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: current_tier() IN (...)', 'floor: no policy')) <= 1.3
+  FROM bench.contexts x
+  UNION ALL
+  SELECT 2, 'oauth_rls unwrapped, is_first_party(): <= 1.3x the no-policy floor (RLS scan, worst context)',
+         max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: is_first_party()', 'floor: no policy')),
+         max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: is_first_party()', 'floor: no policy')) <= 1.3
+  FROM bench.contexts x
+  UNION ALL
+  SELECT 3, '  (reference) hard-coded answer vs the no-policy floor (RLS scan, worst context)',
+         max(bench.paired_ratio('RLS scan', x.context, 'hard-coded answer (reference)', 'floor: no policy')), NULL
+  FROM bench.contexts x
+  UNION ALL
+  SELECT 4, '  (reference) oauth_rls unwrapped, is_first_party() vs the hard-coded answer (worst context)',
+         max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: is_first_party()', 'hard-coded answer (reference)')), NULL
+  FROM bench.contexts x
+  UNION ALL
+  SELECT 5, 'auth.jwt() per-row policy >= 10x slower than oauth_rls unwrapped, either form (RLS scan, worst context)',
+         least(min(bench.paired_ratio('RLS scan', x.context, 'auth.jwt() per row', 'oauth_rls unwrapped: current_tier() IN (...)')),
+               min(bench.paired_ratio('RLS scan', x.context, 'auth.jwt() per row', 'oauth_rls unwrapped: is_first_party()'))),
+         least(min(bench.paired_ratio('RLS scan', x.context, 'auth.jwt() per row', 'oauth_rls unwrapped: current_tier() IN (...)')),
+               min(bench.paired_ratio('RLS scan', x.context, 'auth.jwt() per row', 'oauth_rls unwrapped: is_first_party()'))) >= 10
+  FROM bench.contexts x
+  UNION ALL
+  SELECT 6, 'owner policy + guard <= 1.3x owner policy alone (RLS scan, worst context)',
+         max(bench.paired_ratio('RLS scan', x.context, 'owner policy + guard', 'owner policy')),
+         max(bench.paired_ratio('RLS scan', x.context, 'owner policy + guard', 'owner policy')) <= 1.3
+  FROM bench.contexts x
+  UNION ALL
+  SELECT 7, 'validate_api_key >= 3x faster than the pgcrypto SQL function (server-side loop)',
+         bench.paired_ratio('API key validation', k.context, 'pgcrypto SQL function', 'oauth_rls.validate_api_key'),
+         bench.paired_ratio('API key validation', k.context, 'pgcrypto SQL function', 'oauth_rls.validate_api_key') >= 3
+  FROM (SELECT min(context) AS context FROM bench.results WHERE comparison = 'API key validation') k
+  UNION ALL
+  SELECT 7.5, '  (reference) the same with oauth_rls.api_key_cache_size = 0',
+         bench.paired_ratio('API key validation', k.context, 'pgcrypto SQL function', 'oauth_rls.validate_api_key'), NULL
+  FROM (SELECT max(context) AS context FROM bench.results WHERE comparison = 'API key validation') k
+  UNION ALL
+  SELECT 8, 'validate_api_key pgbench -M prepared throughput >= the pgcrypto function''s (tps ratio, worst workload)',
+         min(r.ratio), min(r.ratio) >= 1
+  FROM (SELECT a.context, percentile_cont(0.5) WITHIN GROUP (ORDER BY a.value / b.value) AS ratio
+        FROM bench.figures a JOIN bench.figures b USING (comparison, context, round)
+        WHERE a.comparison = 'API key pgbench' AND a.variant = 'oauth_rls.validate_api_key'
+          AND b.variant = 'pgcrypto SQL function'
+        GROUP BY a.context) r
+  UNION ALL
+  SELECT 9, 'token hook >= 5x faster than the plpgsql hook (both count issuances)',
+         bench.paired_ratio('token hook', 'realistic events', 'plpgsql hook', 'oauth_rls hook'),
+         bench.paired_ratio('token hook', 'realistic events', 'plpgsql hook', 'oauth_rls hook') >= 5
+  UNION ALL
+  SELECT 9.5, '  (reference) the same without issuance counting on either side',
+         bench.paired_ratio('token hook', 'realistic events, no counting', 'plpgsql hook', 'oauth_rls hook'), NULL
+  UNION ALL
+  SELECT 10, 'token hook median wall time < 0.25 ms ("well under 1 ms"; figure in ms)',
+         (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'token hook' AND context = 'realistic events' AND variant = 'oauth_rls hook'),
+         (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'token hook' AND context = 'realistic events' AND variant = 'oauth_rls hook') < 0.25
+  UNION ALL
+  SELECT 11, 'audit() over 2,000 tables x 3 policies < 2 s wall time (figure in ms)',
+         (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'audit' AND variant = 'oauth_rls.audit()'),
+         (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'audit' AND variant = 'oauth_rls.audit()') < 2000
+)
+SELECT target, to_char(measured, 'FM99990.000') AS measured,
+       CASE WHEN ok THEN 'met' WHEN NOT ok THEN 'MISSED' WHEN measured IS NOT NULL THEN 'for reference' ELSE 'not measured' END AS status
+FROM t ORDER BY ord;
