@@ -173,7 +173,7 @@ registry_lookup(const char *client_id, OAuthTier *tier)
 
 	oauth_rls_accept_invalidations();
 
-	if (!client_cache_usable() || hash_get_num_entries(client_cache) >= CLIENT_CACHE_MAX_ENTRIES)
+	if (!client_cache_usable())
 		reset_client_cache();
 
 	entry = (ClientEntry *) hash_search(client_cache, client_id, HASH_FIND, NULL);
@@ -188,6 +188,9 @@ registry_lookup(const char *client_id, OAuthTier *tier)
 	/* Invalidations processed during the read make the table stale: skip it. */
 	if (client_cache_usable())
 	{
+		/* Full: start afresh rather than grow without bound. */
+		if (hash_get_num_entries(client_cache) >= CLIENT_CACHE_MAX_ENTRIES)
+			reset_client_cache();
 		entry = (ClientEntry *) hash_search(client_cache, client_id, HASH_ENTER, &found);
 		entry->registered = registered;
 		entry->tier = registered_tier;
