@@ -130,15 +130,14 @@ static struct
 typedef struct KeyCacheEntry
 {
 	char		key_id[API_KEY_FOREIGN_ID_MAXLEN + 1];	/* hash key */
-	KeyRow		row;			/* client_id and scopes live in key_cache_cxt */
+	KeyRow		row;			/* client_id and scopes live in key_cache.cxt */
 } KeyCacheEntry;
 
 int			oauth_rls_api_key_cache_size = 10000;
 
-static HTAB *key_cache = NULL;
-static MemoryContext key_cache_cxt = NULL;
-static uint64 key_cache_generation = 0;
-static bool key_cache_parallel = false;
+static TableCache key_cache =
+	TABLE_CACHE("oauth_rls API key rows", OAUTH_TABLE_API_KEYS, API_KEY_FOREIGN_ID_MAXLEN + 1,
+				KeyCacheEntry, true);
 
 /*
  * How many planner calls are under way in this backend.  The planner runs
@@ -243,19 +242,6 @@ resolve_columns(Oid relid)
 	columns.generation = generation;
 }
 
-/*
- * The snapshot for a direct read: the latest one, so that a change is seen
- * as soon as its invalidation bumped the generation; inside a parallel
- * operation the statement's, the only one workers and leader share.
- */
-static Snapshot
-read_snapshot(void)
-{
-	if (IsInParallelMode())
-		return RegisterSnapshot(GetActiveSnapshot());
-	return RegisterSnapshot(GetLatestSnapshot());
-}
-
 static DigestInput
 digest_input_from_text(text *t)
 {
@@ -334,7 +320,7 @@ read_key_row(const char *id, size_t id_len, KeyRow *row)
 	/* Opening the table processes pending invalidations first. */
 	rel = table_open(relid, AccessShareLock);
 	resolve_columns(relid);
-	snapshot = read_snapshot();
+	snapshot = oauth_rls_register_read_snapshot();
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
 				PointerGetDatum(cstring_to_text_with_len(id, (int) id_len)));
 	scan = systable_beginscan(rel, columns.pkey, true, snapshot, 1, &key);
@@ -352,40 +338,13 @@ read_key_row(const char *id, size_t id_len, KeyRow *row)
 	return found;
 }
 
-static void
-reset_key_cache(void)
-{
-	HASHCTL		ctl;
-
-	if (key_cache_cxt == NULL)
-		key_cache_cxt = AllocSetContextCreate(TopMemoryContext, "oauth_rls API key rows",
-											  ALLOCSET_DEFAULT_SIZES);
-	/* The hash table lives in the context: one reset frees everything. */
-	MemoryContextReset(key_cache_cxt);
-	ctl.keysize = API_KEY_FOREIGN_ID_MAXLEN + 1;
-	ctl.entrysize = sizeof(KeyCacheEntry);
-	ctl.hcxt = key_cache_cxt;
-	key_cache = hash_create("oauth_rls API key rows", 256, &ctl,
-							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	key_cache_generation = oauth_rls_table_generation[OAUTH_TABLE_API_KEYS];
-	key_cache_parallel = IsInParallelMode();
-}
-
-static bool
-key_cache_usable(void)
-{
-	return key_cache != NULL &&
-		key_cache_generation == oauth_rls_table_generation[OAUTH_TABLE_API_KEYS] &&
-		(!key_cache_parallel || IsInParallelMode());
-}
-
 /* The cached entry for a key id, or NULL. */
 static KeyCacheEntry *
 key_cache_find(const char *key_id)
 {
-	if (!key_cache_usable())
+	if (!table_cache_valid(&key_cache))
 		return NULL;
-	return (KeyCacheEntry *) hash_search(key_cache, key_id, HASH_FIND, NULL);
+	return (KeyCacheEntry *) hash_search(key_cache.htab, key_id, HASH_FIND, NULL);
 }
 
 /*
@@ -397,6 +356,7 @@ lookup_key_row(const char *id, size_t id_len, KeyRow *row)
 {
 	char		key_id[API_KEY_FOREIGN_ID_MAXLEN + 1];
 	KeyCacheEntry *entry;
+	HTAB	   *htab;
 	MemoryContext oldcxt;
 	bool		found;
 
@@ -405,10 +365,8 @@ lookup_key_row(const char *id, size_t id_len, KeyRow *row)
 
 	if (oauth_rls_api_key_cache_size > 0)
 	{
-		if (!key_cache_usable() ||
-			hash_get_num_entries(key_cache) >= oauth_rls_api_key_cache_size)
-			reset_key_cache();
-		entry = (KeyCacheEntry *) hash_search(key_cache, key_id, HASH_FIND, NULL);
+		entry = (KeyCacheEntry *) hash_search(table_cache_for_lookup(&key_cache),
+											  key_id, HASH_FIND, NULL);
 		if (entry != NULL)
 		{
 			*row = entry->row;
@@ -419,10 +377,11 @@ lookup_key_row(const char *id, size_t id_len, KeyRow *row)
 	found = read_key_row(id, id_len, row);
 
 	/* Invalidations processed during the read make the cache stale: skip it. */
-	if (found && oauth_rls_api_key_cache_size > 0 && key_cache_usable())
+	if (found && oauth_rls_api_key_cache_size > 0 &&
+		(htab = table_cache_for_insert(&key_cache, oauth_rls_api_key_cache_size)) != NULL)
 	{
-		entry = (KeyCacheEntry *) hash_search(key_cache, key_id, HASH_ENTER, NULL);
-		oldcxt = MemoryContextSwitchTo(key_cache_cxt);
+		entry = (KeyCacheEntry *) hash_search(htab, key_id, HASH_ENTER, NULL);
+		oldcxt = MemoryContextSwitchTo(key_cache.cxt);
 		entry->row = *row;
 		entry->row.client_id = row->client_id ? pstrdup(row->client_id) : NULL;
 		entry->row.scopes = DatumGetArrayTypePCopy(PointerGetDatum(row->scopes));
@@ -464,7 +423,7 @@ any_imported_keys(void)
 		return imported_cache.answer;
 
 	rel = table_open(api_keys_relid(), AccessShareLock);
-	snapshot = read_snapshot();
+	snapshot = oauth_rls_register_read_snapshot();
 	scan = systable_beginscan(rel, index_oid("api_keys_imported_idx"), true, snapshot, 0, NULL);
 	answer = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);

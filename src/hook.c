@@ -140,9 +140,9 @@ typedef struct ClientSettings
 
 #define SETTINGS_CACHE_MAX_ENTRIES 10000
 
-static MemoryContext settings_cxt = NULL;
-static HTAB *settings_cache = NULL;
-static uint64 settings_generation = 0;
+static TableCache settings_cache =
+	TABLE_CACHE("oauth_rls hook client settings", OAUTH_TABLE_CLIENTS, CLIENT_ID_MAXLEN + 1,
+				ClientSettings, true);
 
 /* What one call decided, and what to count. */
 typedef struct HookOutcome
@@ -417,25 +417,6 @@ event_problem(Jsonb *event, JsonbContainer **claims, const char **method)
 
 /* Per-client settings */
 
-static void
-reset_settings_cache(void)
-{
-	HASHCTL		ctl;
-
-	if (settings_cxt == NULL)
-		settings_cxt = AllocSetContextCreate(TopMemoryContext,
-											 "oauth_rls hook client settings",
-											 ALLOCSET_DEFAULT_SIZES);
-	else
-		MemoryContextReset(settings_cxt);
-	ctl.keysize = CLIENT_ID_MAXLEN + 1;
-	ctl.entrysize = sizeof(ClientSettings);
-	ctl.hcxt = settings_cxt;
-	settings_cache = hash_create("oauth_rls hook client settings", 64, &ctl,
-								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	settings_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
-}
-
 static Datum
 column_value(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull)
 {
@@ -447,12 +428,12 @@ column_value(HeapTuple tuple, TupleDesc desc, const char *column, bool *isnull)
 	return heap_getattr(tuple, attnum, desc, isnull);
 }
 
-/* registry_read_row callback: copies the settings into settings_cxt. */
+/* registry_read_row callback: copies the settings into the cache's memory. */
 static void
 read_settings_columns(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	ClientSettings *cs = (ClientSettings *) arg;
-	MemoryContext oldcxt = MemoryContextSwitchTo(settings_cxt);
+	MemoryContext oldcxt = MemoryContextSwitchTo(settings_cache.cxt);
 	bool		isnull;
 	Datum		d;
 
@@ -495,25 +476,25 @@ client_settings(const char *client_id)
 {
 	ClientSettings *entry;
 	ClientSettings *fresh;
-	bool		found;
 
-	if (settings_cache == NULL ||
-		settings_generation != oauth_rls_table_generation[OAUTH_TABLE_CLIENTS] ||
-		hash_get_num_entries(settings_cache) >= SETTINGS_CACHE_MAX_ENTRIES)
-		reset_settings_cache();
-
-	entry = (ClientSettings *) hash_search(settings_cache, client_id, HASH_FIND, NULL);
+	entry = (ClientSettings *) hash_search(table_cache_for_lookup(&settings_cache),
+										   client_id, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry;
 
+	/*
+	 * Make room before reading: the row's settings are copied into the
+	 * cache's memory, which emptying a full cache would free.
+	 */
+	(void) table_cache_for_insert(&settings_cache, SETTINGS_CACHE_MAX_ENTRIES);
 	fresh = palloc0(sizeof(ClientSettings));
 	strlcpy(fresh->client_id, client_id, sizeof(fresh->client_id));
 	registry_read_row(client_id, read_settings_columns, fresh);
 
 	/* Invalidations processed during the read make the cache stale: skip it. */
-	if (settings_generation != oauth_rls_table_generation[OAUTH_TABLE_CLIENTS])
+	if (!table_cache_valid(&settings_cache))
 		return fresh;
-	entry = (ClientSettings *) hash_search(settings_cache, client_id, HASH_ENTER, &found);
+	entry = (ClientSettings *) hash_search(settings_cache.htab, client_id, HASH_ENTER, NULL);
 	*entry = *fresh;
 	return entry;
 }

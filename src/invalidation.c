@@ -19,6 +19,8 @@
 #include "fmgr.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "invalidation.h"
@@ -85,6 +87,61 @@ oauth_rls_accept_invalidations(void)
 		last_statement = statement;
 		AcceptInvalidationMessages();
 	}
+}
+
+static void
+table_cache_reset(TableCache *cache)
+{
+	HASHCTL		ctl;
+
+	/* cache->name is a string literal: it outlives the context. */
+	if (cache->cxt == NULL)
+		cache->cxt = AllocSetContextCreateInternal(TopMemoryContext, cache->name,
+												   ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(cache->cxt);
+	ctl.keysize = cache->keysize;
+	ctl.entrysize = cache->entrysize;
+	ctl.hcxt = cache->cxt;
+	cache->htab = hash_create(cache->name, 64, &ctl,
+							  HASH_ELEM | HASH_CONTEXT |
+							  (cache->string_keys ? HASH_STRINGS : HASH_BLOBS));
+	cache->generation = oauth_rls_table_generation[cache->table];
+	cache->parallel = IsInParallelMode();
+}
+
+bool
+table_cache_valid(const TableCache *cache)
+{
+	return cache->htab != NULL &&
+		cache->generation == oauth_rls_table_generation[cache->table] &&
+		(!cache->parallel || IsInParallelMode());
+}
+
+HTAB *
+table_cache_for_lookup(TableCache *cache)
+{
+	if (!table_cache_valid(cache))
+		table_cache_reset(cache);
+	return cache->htab;
+}
+
+HTAB *
+table_cache_for_insert(TableCache *cache, long max_entries)
+{
+	if (!table_cache_valid(cache))
+		return NULL;
+	if (hash_get_num_entries(cache->htab) >= max_entries)
+		table_cache_reset(cache);
+	return cache->htab;
+}
+
+Snapshot
+oauth_rls_register_read_snapshot(void)
+{
+	if (IsInParallelMode())
+		return RegisterSnapshot(GetActiveSnapshot());
+	return RegisterSnapshot(GetLatestSnapshot());
 }
 
 void

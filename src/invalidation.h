@@ -13,6 +13,9 @@
 
 #include "oauth_rls.h"
 
+#include "utils/hsearch.h"
+#include "utils/snapshot.h"
+
 typedef enum OAuthRlsTable
 {
 	OAUTH_TABLE_CLIENTS = 0,
@@ -43,6 +46,49 @@ extern OAuthTier oauth_rls_tier_from_oid(Oid label);
  * serving a registry, matrix or key state that changed after it began.
  */
 extern void oauth_rls_accept_invalidations(void);
+
+/*
+ * A per-backend hash table of rows read from one of our tables, emptied when
+ * that table's generation moves.  Built inside a parallel operation (read
+ * with the statement's snapshot, not the latest), it is trusted only until
+ * the operation ends.  cxt holds the hash table and anything its entries
+ * point to, so emptying it frees everything.
+ */
+typedef struct TableCache
+{
+	const char *name;
+	OAuthRlsTable table;
+	Size		keysize;
+	Size		entrysize;
+	bool		string_keys;	/* HASH_STRINGS, else HASH_BLOBS */
+	MemoryContext cxt;
+	HTAB	   *htab;
+	uint64		generation;
+	bool		parallel;
+} TableCache;
+
+#define TABLE_CACHE(name, table, keysize, entrytype, string_keys) \
+	{(name), (table), (keysize), sizeof(entrytype), (string_keys), NULL, NULL, 0, false}
+
+/* Whether the cache reflects every committed change of its table. */
+extern bool table_cache_valid(const TableCache *cache);
+
+/* The hash table to look in, emptied first if it is stale. */
+extern HTAB *table_cache_for_lookup(TableCache *cache);
+
+/*
+ * The hash table to add a just-read entry to, emptied first if it holds
+ * max_entries; NULL when an invalidation arrived since the lookup (the entry
+ * may already be stale: use it once, do not keep it).
+ */
+extern HTAB *table_cache_for_insert(TableCache *cache, long max_entries);
+
+/*
+ * A registered snapshot for reading our tables directly: the latest one, so
+ * a change is seen as soon as its invalidation moved the generation; inside a
+ * parallel operation the statement's, the only one leader and workers share.
+ */
+extern Snapshot oauth_rls_register_read_snapshot(void);
 
 /* Registers the relcache callback; called once from _PG_init. */
 extern void invalidation_init(void);

@@ -73,9 +73,8 @@ typedef struct MatrixEntry
 	uint8		access[TIER_COUNT]; /* bit per GuardCommand */
 } MatrixEntry;
 
-static HTAB *matrix_cache = NULL;
-static uint64 matrix_cache_generation = 0;
-static bool matrix_cache_parallel = false;
+static TableCache matrix_cache =
+	TABLE_CACHE("oauth_rls access matrix", OAUTH_TABLE_ACCESS, sizeof(Oid), MatrixEntry, false);
 
 /*
  * The revocation answer of the current statement.  A new top-level statement
@@ -115,39 +114,6 @@ policies_init(void)
 /* ----------------------------------------------------------------
  * The access matrix
  * ---------------------------------------------------------------- */
-
-static void
-reset_matrix_cache(void)
-{
-	HASHCTL		ctl;
-
-	if (matrix_cache != NULL)
-		hash_destroy(matrix_cache);
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(MatrixEntry);
-	ctl.hcxt = TopMemoryContext;
-	matrix_cache = hash_create("oauth_rls access matrix", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	matrix_cache_generation = oauth_rls_table_generation[OAUTH_TABLE_ACCESS];
-	matrix_cache_parallel = IsInParallelMode();
-}
-
-static bool
-matrix_cache_usable(void)
-{
-	return matrix_cache != NULL &&
-		matrix_cache_generation == oauth_rls_table_generation[OAUTH_TABLE_ACCESS] &&
-		(!matrix_cache_parallel || IsInParallelMode());
-}
-
-/* The latest committed state, except inside a parallel operation. */
-static Snapshot
-register_read_snapshot(void)
-{
-	if (IsInParallelMode())
-		return RegisterSnapshot(GetActiveSnapshot());
-	return RegisterSnapshot(GetLatestSnapshot());
-}
 
 static int
 command_from_name(const char *name, int len)
@@ -212,7 +178,7 @@ read_matrix(Oid relid, uint8 *access)
 	tbl_att = get_attnum(matrixid, "tbl");
 	tier_att = get_attnum(matrixid, "tier");
 	commands_att = get_attnum(matrixid, "commands");
-	snapshot = register_read_snapshot();
+	snapshot = oauth_rls_register_read_snapshot();
 
 	ScanKeyInit(&key, tbl_att, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	scan = systable_beginscan(rel, indexid, true, snapshot, 1, &key);
@@ -241,22 +207,21 @@ static uint8
 matrix_access(Oid relid, OAuthTier tier)
 {
 	MatrixEntry *entry;
+	HTAB	   *htab;
 	uint8		access[TIER_COUNT];
-	bool		found;
 
-	if (!matrix_cache_usable() || hash_get_num_entries(matrix_cache) >= MATRIX_CACHE_MAX_ENTRIES)
-		reset_matrix_cache();
-
-	entry = (MatrixEntry *) hash_search(matrix_cache, &relid, HASH_FIND, NULL);
+	entry = (MatrixEntry *) hash_search(table_cache_for_lookup(&matrix_cache),
+										&relid, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry->access[tier];
 
 	read_matrix(relid, access);
 
 	/* Invalidations processed during the read make the table stale: skip it. */
-	if (matrix_cache_usable())
+	htab = table_cache_for_insert(&matrix_cache, MATRIX_CACHE_MAX_ENTRIES);
+	if (htab != NULL)
 	{
-		entry = (MatrixEntry *) hash_search(matrix_cache, &relid, HASH_ENTER, &found);
+		entry = (MatrixEntry *) hash_search(htab, &relid, HASH_ENTER, NULL);
 		memcpy(entry->access, access, sizeof(access));
 	}
 	return access[tier];
@@ -298,7 +263,7 @@ auth_row_passes(Oid auth_ns, const char *relname, const char *pkeyname,
 		indexid = InvalidOid;
 
 	rel = table_open(relid, AccessShareLock);
-	snapshot = register_read_snapshot();
+	snapshot = oauth_rls_register_read_snapshot();
 	ScanKeyInit(&key, id_att, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
 	scan = systable_beginscan(rel, indexid, OidIsValid(indexid), snapshot, 1, &key);
 	tuple = systable_getnext(scan);

@@ -39,14 +39,9 @@ typedef struct ClientEntry
 	OAuthTier	tier;
 } ClientEntry;
 
-static HTAB *client_cache = NULL;
-static uint64 client_cache_generation = 0;
-
-/*
- * Built inside a parallel operation, the cache was read with the statement's
- * snapshot rather than the latest one: trust it only until the operation ends.
- */
-static bool client_cache_parallel = false;
+static TableCache client_cache =
+	TABLE_CACHE("oauth_rls client tiers", OAUTH_TABLE_CLIENTS, CLIENT_ID_MAXLEN + 1,
+				ClientEntry, true);
 
 static struct
 {
@@ -57,30 +52,6 @@ static struct
 	bool		via_api_key;	/* the client came from the request's API key */
 	OAuthTier	tier;
 } current_tier_cache = {0};
-
-static void
-reset_client_cache(void)
-{
-	HASHCTL		ctl;
-
-	if (client_cache != NULL)
-		hash_destroy(client_cache);
-	ctl.keysize = CLIENT_ID_MAXLEN + 1;
-	ctl.entrysize = sizeof(ClientEntry);
-	ctl.hcxt = TopMemoryContext;
-	client_cache = hash_create("oauth_rls client tiers", 64, &ctl,
-							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	client_cache_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
-	client_cache_parallel = IsInParallelMode();
-}
-
-static bool
-client_cache_usable(void)
-{
-	return client_cache != NULL &&
-		client_cache_generation == oauth_rls_table_generation[OAUTH_TABLE_CLIENTS] &&
-		(!client_cache_parallel || IsInParallelMode());
-}
 
 /*
  * Finds a client's row in oauth_rls.clients through clients_pkey and hands it
@@ -107,10 +78,7 @@ registry_read_row(const char *client_id, RegistryRowCallback fn, void *arg)
 
 	/* Opening the table processes pending invalidations first. */
 	rel = table_open(relid, AccessShareLock);
-	if (IsInParallelMode())
-		snapshot = RegisterSnapshot(GetActiveSnapshot());
-	else
-		snapshot = RegisterSnapshot(GetLatestSnapshot());
+	snapshot = oauth_rls_register_read_snapshot();
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(client_id));
@@ -164,7 +132,7 @@ bool
 registry_lookup(const char *client_id, OAuthTier *tier)
 {
 	ClientEntry *entry;
-	bool		found;
+	HTAB	   *htab;
 	OAuthTier	registered_tier = TIER_BLOCKED;
 	bool		registered;
 
@@ -173,10 +141,8 @@ registry_lookup(const char *client_id, OAuthTier *tier)
 
 	oauth_rls_accept_invalidations();
 
-	if (!client_cache_usable())
-		reset_client_cache();
-
-	entry = (ClientEntry *) hash_search(client_cache, client_id, HASH_FIND, NULL);
+	entry = (ClientEntry *) hash_search(table_cache_for_lookup(&client_cache),
+										client_id, HASH_FIND, NULL);
 	if (entry != NULL)
 	{
 		*tier = entry->tier;
@@ -185,13 +151,10 @@ registry_lookup(const char *client_id, OAuthTier *tier)
 
 	registered = read_registry(client_id, &registered_tier);
 
-	/* Invalidations processed during the read make the table stale: skip it. */
-	if (client_cache_usable())
+	htab = table_cache_for_insert(&client_cache, CLIENT_CACHE_MAX_ENTRIES);
+	if (htab != NULL)
 	{
-		/* Full: start afresh rather than grow without bound. */
-		if (hash_get_num_entries(client_cache) >= CLIENT_CACHE_MAX_ENTRIES)
-			reset_client_cache();
-		entry = (ClientEntry *) hash_search(client_cache, client_id, HASH_ENTER, &found);
+		entry = (ClientEntry *) hash_search(htab, client_id, HASH_ENTER, NULL);
 		entry->registered = registered;
 		entry->tier = registered_tier;
 	}
