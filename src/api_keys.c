@@ -689,6 +689,32 @@ typedef enum RefreshResult
 	REFRESH_NOT_NEEDED			/* recent enough, or someone holds the row */
 } RefreshResult;
 
+typedef struct RefreshArgs
+{
+	Oid			relid;
+	const char *key_id;
+	TimestampTz now;
+	RefreshResult result;
+} RefreshArgs;
+
+static void
+refresh_in_subtransaction(void *arg)
+{
+	RefreshArgs *args = (RefreshArgs *) arg;
+
+	/*
+	 * The bookkeeping write is the extension's, not the caller's: like hint
+	 * bits, it happens even in a transaction the client opened READ ONLY, on
+	 * a primary only (can_record_use).  Ending the subtransaction, by commit
+	 * or abort, restores the read-only flag.
+	 */
+	XactReadOnly = false;
+	/* A table-level conflict (VACUUM FULL, ALTER...) skips, never waits. */
+	if (ConditionalLockRelationOid(args->relid, RowExclusiveLock))
+		args->result = run_last_used_update(args->relid, args->key_id, args->now)
+			? REFRESH_DONE : REFRESH_NOT_NEEDED;
+}
+
 /*
  * Records a key's use, if possible, without ever waiting for a lock and
  * without ever failing the caller: the work runs in a subtransaction whose
@@ -697,62 +723,30 @@ typedef enum RefreshResult
 static RefreshResult
 refresh_last_used(const char *key_id, TimestampTz now)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Oid			relid;
-	volatile RefreshResult result = REFRESH_NOT_ATTEMPTED;
-	bool		was_read_only = XactReadOnly;
+	RefreshArgs args;
+	ErrorData  *edata;
 	bool		eligible;
 
 	if (!can_record_use())
 		return REFRESH_NOT_ATTEMPTED;
-	relid = api_keys_relid();
+	args.relid = api_keys_relid();
+	args.key_id = key_id;
+	args.now = now;
+	args.result = REFRESH_NOT_ATTEMPTED;
 	eligible = bookkeeping_eligible();
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-
-	/*
-	 * The bookkeeping write is the extension's, not the caller's: like hint
-	 * bits, it happens even in a transaction the client opened READ ONLY, on
-	 * a primary only (can_record_use), and only for this one statement.
-	 */
-	XactReadOnly = false;
-	PG_TRY();
+	edata = oauth_rls_try_in_subtransaction(refresh_in_subtransaction, &args);
+	if (edata != NULL)
 	{
-		/* A table-level conflict (VACUUM FULL, ALTER...) skips, never waits. */
-		if (ConditionalLockRelationOid(relid, RowExclusiveLock))
-			result = run_last_used_update(relid, key_id, now)
-				? REFRESH_DONE : REFRESH_NOT_NEEDED;
-		XactReadOnly = was_read_only;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		XactReadOnly = was_read_only;
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
 		ereport(DEBUG1,
 				(errmsg_internal("oauth_rls: last use of API key \"%s\" not recorded: %s",
 								 key_id, edata->message)));
 		FreeErrorData(edata);
-		result = REFRESH_NOT_ATTEMPTED;
+		args.result = REFRESH_NOT_ATTEMPTED;
 	}
-	PG_END_TRY();
-	if (result == REFRESH_DONE)
+	if (args.result == REFRESH_DONE)
 		bookkeeping_record(eligible);
-	return result;
+	return args.result;
 }
 
 static bool

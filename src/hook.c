@@ -888,43 +888,6 @@ stage_message(HookStage stage)
 	return "the oauth_rls token hook failed";
 }
 
-/*
- * Runs fn(arg) in a subtransaction, as a PL/pgSQL exception block does.
- * Returns NULL when it succeeded; else rolls back what it did (a chained
- * hook's writes included) and returns the error.  A cancel or statement
- * timeout is re-raised instead, as PL/pgSQL's WHEN OTHERS does.
- */
-static ErrorData *
-try_in_subtransaction(void (*fn) (void *), void *arg)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-	}
-	PG_END_TRY();
-	return edata;
-}
-
 typedef struct ProcessArgs
 {
 	Jsonb	   *event;
@@ -978,7 +941,7 @@ static void
 run_guarded(Jsonb *event, Oid self, HookOutcome *out)
 {
 	ProcessArgs args = {event, self, out, STAGE_PROCESS};
-	ErrorData  *edata = try_in_subtransaction(process_event_cb, &args);
+	ErrorData  *edata = oauth_rls_try_in_subtransaction(process_event_cb, &args);
 
 	if (edata == NULL)
 		return;
@@ -1270,7 +1233,7 @@ count_issuance(HookOutcome *out)
 
 	if (!record_issuance || RecoveryInProgress() || XactReadOnly)
 		return;
-	edata = try_in_subtransaction(record_issuance_cb, &args);
+	edata = oauth_rls_try_in_subtransaction(record_issuance_cb, &args);
 	if (edata == NULL)
 	{
 		if (args.result != ISSUANCE_RECORDED)

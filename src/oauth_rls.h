@@ -33,4 +33,11 @@ extern uint64 oauth_rls_request_generation;
 /* oauth_rls.unregistered_client_tier: TIER_THIRD_PARTY or TIER_BLOCKED. */
 extern int	oauth_rls_unregistered_tier;
 
+/*
+ * Runs fn(arg) in a subtransaction: NULL when it succeeded, else the error it
+ * raised, with the subtransaction rolled back and the error state cleared.
+ * A cancel or a shutdown is re-thrown, never swallowed.
+ */
+extern ErrorData *oauth_rls_try_in_subtransaction(void (*fn) (void *), void *arg);
+
 #endif							/* OAUTH_RLS_H */
