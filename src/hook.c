@@ -50,6 +50,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "claims_parse.h"
 #include "hook.h"
 #include "invalidation.h"
 #include "registry.h"
@@ -645,25 +646,21 @@ granted_scopes(JsonbContainer *claims)
 	int			flags = 0;
 	const char *s;
 	int			len;
+	int			pos = 0;
+	int			start;
+	int			n;
 
 	if (v == NULL || v->type != jbvString)
 		return 0;
 	s = v->val.string.val;
 	len = v->val.string.len;
-	for (int i = 0; i < len;)
+	while ((n = claims_next_scope(s, len, &pos, &start)) > 0)
 	{
-		int			start;
-
-		while (i < len && s[i] == ' ')
-			i++;
-		start = i;
-		while (i < len && s[i] != ' ')
-			i++;
-		if (i - start == 5 && memcmp(s + start, "email", 5) == 0)
+		if (n == 5 && memcmp(s + start, "email", 5) == 0)
 			flags |= SCOPE_EMAIL;
-		else if (i - start == 5 && memcmp(s + start, "phone", 5) == 0)
+		else if (n == 5 && memcmp(s + start, "phone", 5) == 0)
 			flags |= SCOPE_PHONE;
-		else if (i - start == 7 && memcmp(s + start, "profile", 7) == 0)
+		else if (n == 7 && memcmp(s + start, "profile", 7) == 0)
 			flags |= SCOPE_PROFILE;
 	}
 	return flags;
