@@ -13,17 +13,21 @@ CREATE POLICY first_party_only ON bad_secret TO authenticated
 GRANT SELECT ON bad_secret TO authenticated;
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES ('bad-fp', 'first party', 'first_party');
 
--- Outcome of one expression: its value, or its error; a message showing the
--- marker is flagged.
+-- Outcome of one expression: its value, or its error; an error whose message,
+-- detail or hint shows the marker is flagged.
 CREATE FUNCTION pg_temp.outcome(expr text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   result text;
+  detail text;
+  hint text;
 BEGIN
   EXECUTE 'SELECT (' || expr || ')::text' INTO result;
   RETURN coalesce(left(result, 60), 'NULL');
 EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
   RETURN 'ERROR ' || SQLSTATE || ': ' || SQLERRM
-         || CASE WHEN SQLERRM LIKE '%SECRET%' THEN ' [ECHOES INPUT]' ELSE '' END;
+         || CASE WHEN concat_ws(' ', SQLERRM, detail, hint) LIKE '%SECRET%'
+                 THEN ' [ECHOES INPUT]' ELSE '' END;
 END
 $$;
 -- Every claim reader, grouped by outcome; run as authenticated, as under RLS.

@@ -73,6 +73,8 @@ RESET request.jwt.claims;
 \set VERBOSITY terse
 INSERT INTO oauth_rls.clients (client_id, tier) VALUES ('', 'first_party');
 INSERT INTO oauth_rls.clients (client_id, tier) VALUES (repeat('x', 256), 'first_party');
+-- The limit is in bytes, as the C lookups count: 200 two-byte characters are too long.
+INSERT INTO oauth_rls.clients (client_id, tier) VALUES (repeat('é', 200), 'blocked');
 INSERT INTO oauth_rls.clients (client_id, tier) VALUES ('x', 'direct');
 INSERT INTO oauth_rls.clients (client_id, tier) VALUES ('x', NULL);
 INSERT INTO oauth_rls.clients (client_id, tier) VALUES ('x', 'third_party');

@@ -115,7 +115,7 @@ static struct
 static struct
 {
 	uint64		generation;
-	bool		parallel;
+	ParallelScope built;
 	bool		answer;
 } imported_cache = {0};
 
@@ -419,7 +419,7 @@ any_imported_keys(void)
 	bool		answer;
 
 	if (imported_cache.generation == generation &&
-		(!imported_cache.parallel || IsInParallelMode()))
+		parallel_scope_holds(&imported_cache.built))
 		return imported_cache.answer;
 
 	rel = table_open(api_keys_relid(), AccessShareLock);
@@ -432,7 +432,7 @@ any_imported_keys(void)
 
 	/* Generation read before the probe: a change it processed re-probes. */
 	imported_cache.generation = generation;
-	imported_cache.parallel = IsInParallelMode();
+	parallel_scope_record(&imported_cache.built);
 	imported_cache.answer = answer;
 	return answer;
 }
@@ -487,6 +487,8 @@ check_key(const char *key, size_t len, KeyRow *row, ApiKeyStatus *status)
 	bool		found;
 	bool		match;
 
+	/* A revocation committed meanwhile is seen at the next statement. */
+	oauth_rls_accept_invalidations();
 	*status = api_key_parse(key, len, &parts);
 	if (*status == API_KEY_BAD_CHECKSUM)
 		return KEY_BAD_CHECKSUM;
@@ -921,7 +923,7 @@ typedef struct RequestKey
 	bool		loaded;
 	uint64		request_generation;
 	uint64		keys_generation;
-	bool		parallel;
+	ParallelScope built;
 	uint64		serial;			/* changes whenever the answer changes */
 	MemoryContext cxt;			/* holds key, client_id and scopes */
 	char	   *key;			/* the header value validated; NULL: none */
@@ -966,7 +968,7 @@ static bool
 request_key_unchanged(bool present, const char *value, int len, uint64 keys_generation)
 {
 	return request.loaded && request.keys_generation == keys_generation &&
-		(!request.parallel || IsInParallelMode()) &&
+		parallel_scope_holds(&request.built) &&
 		present == (request.key != NULL) &&
 		(!present || (request.key_len == len && memcmp(request.key, value, len) == 0));
 }
@@ -1024,12 +1026,15 @@ maybe_record_request_use(void)
 static const RequestKey *
 request_key(void)
 {
-	uint64		keys_generation = oauth_rls_table_generation[OAUTH_TABLE_API_KEYS];
+	uint64		keys_generation;
 
+	/* A revocation committed meanwhile is seen at the next statement. */
+	oauth_rls_accept_invalidations();
+	keys_generation = oauth_rls_table_generation[OAUTH_TABLE_API_KEYS];
 	if (!request.loaded ||
 		request.request_generation != oauth_rls_request_generation ||
 		request.keys_generation != keys_generation ||
-		(request.parallel && !IsInParallelMode()))
+		!parallel_scope_holds(&request.built))
 	{
 		uint64		request_generation = oauth_rls_request_generation;
 		const char *value = NULL;
@@ -1045,7 +1050,7 @@ request_key(void)
 		/* Generations read before the load: a change it processed reloads. */
 		request.request_generation = request_generation;
 		request.keys_generation = keys_generation;
-		request.parallel = IsInParallelMode();
+		parallel_scope_record(&request.built);
 		request.loaded = true;
 	}
 	if (request.valid && request.row.has_expiry &&

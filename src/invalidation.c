@@ -89,6 +89,23 @@ oauth_rls_accept_invalidations(void)
 	}
 }
 
+void
+parallel_scope_record(ParallelScope *scope)
+{
+	scope->parallel = IsInParallelMode();
+	scope->xact_start = GetCurrentTransactionStartTimestamp();
+	scope->stmt_start = GetCurrentStatementStartTimestamp();
+}
+
+bool
+parallel_scope_holds(const ParallelScope *scope)
+{
+	return !scope->parallel ||
+		(IsInParallelMode() &&
+		 scope->xact_start == GetCurrentTransactionStartTimestamp() &&
+		 scope->stmt_start == GetCurrentStatementStartTimestamp());
+}
+
 static void
 table_cache_reset(TableCache *cache)
 {
@@ -107,7 +124,7 @@ table_cache_reset(TableCache *cache)
 							  HASH_ELEM | HASH_CONTEXT |
 							  (cache->string_keys ? HASH_STRINGS : HASH_BLOBS));
 	cache->generation = oauth_rls_table_generation[cache->table];
-	cache->parallel = IsInParallelMode();
+	parallel_scope_record(&cache->built);
 }
 
 bool
@@ -115,7 +132,7 @@ table_cache_valid(const TableCache *cache)
 {
 	return cache->htab != NULL &&
 		cache->generation == oauth_rls_table_generation[cache->table] &&
-		(!cache->parallel || IsInParallelMode());
+		parallel_scope_holds(&cache->built);
 }
 
 HTAB *

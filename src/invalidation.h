@@ -15,6 +15,7 @@
 
 #include "utils/hsearch.h"
 #include "utils/snapshot.h"
+#include "utils/timestamp.h"
 
 typedef enum OAuthRlsTable
 {
@@ -48,6 +49,23 @@ extern OAuthTier oauth_rls_tier_from_oid(Oid label);
 extern void oauth_rls_accept_invalidations(void);
 
 /*
+ * Where a cached answer was built.  Inside a parallel operation our tables
+ * are read with the statement's snapshot, not the latest one, so such an
+ * answer may miss a change whose invalidation was already processed: it is
+ * trusted only within that same statement (leader and workers share its
+ * transaction and statement start times).
+ */
+typedef struct ParallelScope
+{
+	bool		parallel;
+	TimestampTz xact_start;
+	TimestampTz stmt_start;
+} ParallelScope;
+
+extern void parallel_scope_record(ParallelScope *scope);
+extern bool parallel_scope_holds(const ParallelScope *scope);
+
+/*
  * A per-backend hash table of rows read from one of our tables, emptied when
  * that table's generation moves.  Built inside a parallel operation (read
  * with the statement's snapshot, not the latest), it is trusted only until
@@ -64,11 +82,11 @@ typedef struct TableCache
 	MemoryContext cxt;
 	HTAB	   *htab;
 	uint64		generation;
-	bool		parallel;
+	ParallelScope built;
 } TableCache;
 
 #define TABLE_CACHE(name, table, keysize, entrytype, string_keys) \
-	{(name), (table), (keysize), sizeof(entrytype), (string_keys), NULL, NULL, 0, false}
+	{(name), (table), (keysize), sizeof(entrytype), (string_keys), NULL, NULL, 0, {false, 0, 0}}
 
 /* Whether the cache reflects every committed change of its table. */
 extern bool table_cache_valid(const TableCache *cache);

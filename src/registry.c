@@ -48,7 +48,7 @@ static struct
 	uint64		request_generation;
 	uint64		registry_generation;
 	uint64		api_keys_generation;
-	bool		parallel;
+	ParallelScope built;
 	bool		via_api_key;	/* the client came from the request's API key */
 	OAuthTier	tier;
 } current_tier_cache = {0};
@@ -190,7 +190,7 @@ registry_current_tier(void)
 	if (current_tier_cache.request_generation == oauth_rls_request_generation &&
 		current_tier_cache.registry_generation == registry_generation &&
 		current_tier_cache.api_keys_generation == api_keys_generation &&
-		(!current_tier_cache.parallel || IsInParallelMode()) &&
+		parallel_scope_holds(&current_tier_cache.built) &&
 		(!current_tier_cache.via_api_key || api_key_request_valid()))
 		return current_tier_cache.tier;
 
@@ -222,7 +222,7 @@ registry_current_tier(void)
 	current_tier_cache.request_generation = oauth_rls_request_generation;
 	current_tier_cache.registry_generation = registry_generation;
 	current_tier_cache.api_keys_generation = api_keys_generation;
-	current_tier_cache.parallel = IsInParallelMode();
+	parallel_scope_record(&current_tier_cache.built);
 	current_tier_cache.via_api_key = via_api_key;
 	current_tier_cache.tier = tier;
 	return tier;

@@ -81,7 +81,9 @@ SELECT is((SELECT count(*) FROM app.public_profiles), 2::bigint, 'first-party: p
 SELECT is_empty('SELECT * FROM app.payment_methods', 'first-party: no payment methods through OAuth');
 SELECT throws_ok($$INSERT INTO app.payment_methods (user_id, last4) VALUES ('a0000000-0000-4000-8000-000000000001', '9999')$$,
                  '42501', NULL, 'first-party: cannot add a payment method through OAuth');
-SELECT lives_ok($$UPDATE app.user_data SET note = note || '!' WHERE note = 'ann 1'$$, 'first-party: may update own data');
+UPDATE app.user_data SET note = note || '!' WHERE note = 'ann 1';
+SELECT results_eq('SELECT note FROM app.user_data ORDER BY note', ARRAY['ann 1!', 'ann 2'],
+                  'first-party: an update of own data takes effect');
 ROLLBACK;
 
 -- 3. Third-party app: public profiles only.

@@ -4,7 +4,7 @@ CREATE TABLE oauth_rls.clients (
   -- Supabase issues lowercase uuid strings (auth.oauth_clients.id); any
   -- non-empty text is accepted.  COLLATE "C": ids compare byte for byte.
   client_id  text COLLATE "C" NOT NULL
-             CONSTRAINT clients_client_id_check CHECK (client_id <> '' AND length(client_id) <= 255),
+             CONSTRAINT clients_client_id_check CHECK (client_id <> '' AND octet_length(client_id) <= 255),
   name       text,
   tier       oauth_rls.tier NOT NULL
              CONSTRAINT clients_tier_check CHECK (tier <> 'direct'),

@@ -12,7 +12,7 @@ CREATE TABLE oauth_rls.api_keys (
                CONSTRAINT api_keys_key_id_check CHECK (oauth_rls._is_valid_key_id(key_id)),
   owner        uuid NOT NULL,             -- an auth.users id
   client_id    text COLLATE "C"           -- the OAuth client the key acts as (its tier)
-               CONSTRAINT api_keys_client_id_check CHECK (client_id <> '' AND length(client_id) <= 255),
+               CONSTRAINT api_keys_client_id_check CHECK (client_id <> '' AND octet_length(client_id) <= 255),
   name         text,
   scopes       text[] NOT NULL DEFAULT '{}'
                CONSTRAINT api_keys_scopes_check CHECK (array_position(scopes, NULL) IS NULL),

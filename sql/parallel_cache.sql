@@ -1,0 +1,35 @@
+-- A tier read inside a parallel operation uses that statement's snapshot; it
+-- must not be kept for later statements or transactions, which would then
+-- miss a change committed meanwhile.  (dblink plays the second session.)
+\set VERBOSITY terse
+CREATE EXTENSION IF NOT EXISTS dblink;
+CREATE TABLE parallel_one (x int);
+INSERT INTO parallel_one VALUES (1);
+ANALYZE parallel_one;
+INSERT INTO oauth_rls.clients VALUES ('par-app', 'Parallel', 'third_party');
+SELECT set_config('request.jwt.claims', '{"client_id":"par-app"}', false) IS NOT NULL AS set;
+-- force_parallel_mode was renamed debug_parallel_query in PostgreSQL 16.
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false) AS parallel;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT 1 AS take_snapshot;
+SELECT tier FROM dblink('dbname=' || current_database() || ' user=' || current_user ||
+                        ' host=' || current_setting('unix_socket_directories') ||
+                        ' port=' || current_setting('port'),
+  $$UPDATE oauth_rls.clients SET tier = 'blocked' WHERE client_id = 'par-app' RETURNING tier::text$$) AS t(tier text);
+-- Inside the old snapshot the old tier is right ...
+SELECT x, (SELECT oauth_rls.current_tier()) AS tier_old_snapshot FROM parallel_one;
+COMMIT;
+-- ... but no later statement may keep it.
+SELECT x, (SELECT oauth_rls.current_tier()) AS tier_next_transaction FROM parallel_one;
+SELECT oauth_rls.tier_of('par-app') AS tier_of FROM parallel_one;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'off', false) AS parallel;
+SELECT oauth_rls.current_tier() AS tier_serial;
+RESET request.jwt.claims;
+DELETE FROM oauth_rls.clients;
+DROP TABLE parallel_one;
