@@ -57,8 +57,10 @@ column_acl AS (
   -- Tables with column-level grants (rare): only these need the slow check.
   SELECT DISTINCT a.attrelid FROM pg_attribute a WHERE a.attacl IS NOT NULL
 ),
-tbl AS MATERIALIZED (
-  SELECT c.oid, n.nspname, c.relname, c.relrowsecurity,
+rel AS MATERIALIZED (
+  -- Tables, views and materialized views of the audited schemas, with the API
+  -- roles that can reach them.
+  SELECT c.oid, n.nspname, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions,
          format('%I.%I', n.nspname, c.relname) AS qname,
          -- Reachable: the role may use the schema and holds a table or
          -- column privilege (a column grant is enough to read through RLS).
@@ -73,17 +75,22 @@ tbl AS MATERIALIZED (
                   AND (has_table_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
                        OR (c.oid IN (SELECT attrelid FROM column_acl)
                            AND has_any_column_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE')))
-                ORDER BY a.rolname) AS reachers,
-         EXISTS (SELECT 1 FROM oauth_rls.guarded_tables g WHERE g.tbl = c.oid) AS guarded
+                ORDER BY a.rolname) AS reachers
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p')
+   WHERE c.relkind IN ('r', 'p', 'v', 'm')
      AND CASE WHEN schemas IS NULL
               THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
               ELSE n.nspname = ANY (schemas) END
-     -- Tables an extension owns are the extension's business.
+     -- Relations an extension owns are the extension's business.
      AND NOT EXISTS (SELECT 1 FROM pg_depend d
                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+),
+tbl AS MATERIALIZED (
+  SELECT r.oid, r.nspname, r.relname, r.relrowsecurity, r.qname, r.readers, r.reachers,
+         EXISTS (SELECT 1 FROM oauth_rls.guarded_tables g WHERE g.tbl = r.oid) AS guarded
+    FROM rel r
+   WHERE r.relkind IN ('r', 'p')
 ),
 pol AS MATERIALIZED (
   SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles,
@@ -158,26 +165,13 @@ unaware AS (
    GROUP BY o.oid
 ),
 view_rel AS MATERIALIZED (
-  -- Views and materialized views of the audited schemas the API roles can
-  -- use, and whether a view reads as its caller (security_invoker, PG 15+).
-  SELECT v.oid, n.nspname, v.relname, v.relkind, v.relowner,
-         format('%I.%I', n.nspname, v.relname) AS qname,
-         ARRAY(SELECT a.rolname::text FROM api_role a
-                WHERE has_schema_privilege(a.oid, n.oid, 'USAGE')
-                  AND (has_table_privilege(a.oid, v.oid, 'SELECT,INSERT,UPDATE,DELETE')
-                       OR (v.oid IN (SELECT attrelid FROM column_acl)
-                           AND has_any_column_privilege(a.oid, v.oid, 'SELECT,INSERT,UPDATE')))
-                ORDER BY a.rolname) AS reachers,
+  -- Views and materialized views the API roles can use, and whether a view
+  -- reads as its caller (security_invoker, PG 15+).
+  SELECT r.oid, r.nspname, r.relname, r.relkind, r.relowner, r.qname, r.reachers,
          coalesce((SELECT substr(o, length('security_invoker=') + 1)::boolean
-                     FROM unnest(v.reloptions) AS o WHERE o LIKE 'security\_invoker=%'), false) AS invoker
-    FROM pg_class v
-    JOIN pg_namespace n ON n.oid = v.relnamespace
-   WHERE v.relkind IN ('v', 'm')
-     AND CASE WHEN schemas IS NULL
-              THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
-              ELSE n.nspname = ANY (schemas) END
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                      WHERE d.classid = 'pg_class'::regclass AND d.objid = v.oid AND d.deptype = 'e')
+                     FROM unnest(r.reloptions) AS o WHERE o LIKE 'security\_invoker=%'), false) AS invoker
+    FROM rel r
+   WHERE r.relkind IN ('v', 'm')
 ),
 view_bypass AS (
   -- The tables under row level security a view reads directly (its rule's
