@@ -14,9 +14,11 @@ CREATE TABLE public.token_metrics (
 -- What a team writes today: tier from their table, client_tier claim,
 -- blocked clients refused with an error object, third-party claims minimised
 -- by scope, and a token count per day and client whose failure never fails
--- the sign-in.
-CREATE FUNCTION public.plpgsql_access_token_hook(event jsonb) RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- the sign-in.  The comparison without counting uses the same body without
+-- the count block: both are made from one text, so they cannot drift apart.
+DO $do$
+DECLARE
+  body text := $body$
 DECLARE
   claims jsonb := event -> 'claims';
   cid text;
@@ -43,6 +45,11 @@ BEGIN
     IF NOT 'phone' = ANY (granted) THEN claims := jsonb_set(claims, '{phone}', '""'); END IF;
     IF NOT 'profile' = ANY (granted) THEN claims := jsonb_set(claims, '{user_metadata}', '{}'); END IF;
   END IF;
+  %s
+  RETURN jsonb_build_object('claims', claims);
+END
+$body$;
+  count_block text := $count$
   BEGIN
     INSERT INTO public.token_metrics AS m VALUES
       (current_date, coalesce(cid, 'direct'), client_tier, coalesce(event ->> 'authentication_method', ''), 1)
@@ -50,42 +57,16 @@ BEGIN
   EXCEPTION WHEN OTHERS THEN
     NULL;   -- counting must never fail a sign-in
   END;
-  RETURN jsonb_build_object('claims', claims);
-END
-$$;
-
--- The same without the count, for the comparison without counting.
-CREATE FUNCTION public.plpgsql_access_token_hook_nocount(event jsonb) RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  claims jsonb := event -> 'claims';
-  cid text;
-  client_tier text;
-  granted text[];
+$count$;
 BEGIN
-  IF jsonb_typeof(event) IS DISTINCT FROM 'object' OR jsonb_typeof(claims) IS DISTINCT FROM 'object' THEN
-    RETURN jsonb_build_object('error', jsonb_build_object('http_code', 400, 'message', 'malformed hook event'));
-  END IF;
-  cid := claims ->> 'client_id';
-  IF cid IS NULL THEN
-    client_tier := 'direct';
-  ELSE
-    SELECT c.tier INTO client_tier FROM public.hook_clients c WHERE c.client_id = cid;
-    client_tier := coalesce(client_tier, 'third_party');
-  END IF;
-  IF client_tier = 'blocked' THEN
-    RETURN jsonb_build_object('error', jsonb_build_object('http_code', 403, 'message', 'this OAuth client is blocked'));
-  END IF;
-  claims := claims || jsonb_build_object('client_tier', client_tier);
-  IF client_tier = 'third_party' THEN
-    granted := string_to_array(coalesce(claims ->> 'scope', ''), ' ');
-    IF NOT 'email' = ANY (granted) THEN claims := jsonb_set(claims, '{email}', '""'); END IF;
-    IF NOT 'phone' = ANY (granted) THEN claims := jsonb_set(claims, '{phone}', '""'); END IF;
-    IF NOT 'profile' = ANY (granted) THEN claims := jsonb_set(claims, '{user_metadata}', '{}'); END IF;
-  END IF;
-  RETURN jsonb_build_object('claims', claims);
+  EXECUTE format('CREATE FUNCTION public.plpgsql_access_token_hook(event jsonb) RETURNS jsonb '
+                 'LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS %L',
+                 format(body, count_block));
+  EXECUTE format('CREATE FUNCTION public.plpgsql_access_token_hook_nocount(event jsonb) RETURNS jsonb '
+                 'LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS %L',
+                 format(body, ''));
 END
-$$;
+$do$;
 
 -- Realistic events: password sign-ins and refreshes of direct sessions, OAuth
 -- code exchanges and refreshes by first- and third-party apps (some scopes
