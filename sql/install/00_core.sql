@@ -1,5 +1,5 @@
 -- oauth_rls install script, part 00: types and claim functions.
--- The install script sql/oauth_rls--0.1.0.sql is assembled from sql/install/*.sql
+-- The install script sql/oauth_rls--<version>.sql is assembled from sql/install/*.sql
 -- in file-name order by the Makefile.
 \echo Use "CREATE EXTENSION oauth_rls" to load this file. \quit
 
