@@ -2,6 +2,11 @@
 -- by every kind of request: direct session, first-party, third-party,
 -- unregistered and blocked clients, and a revoked session.
 -- One transaction, rolled back, as `supabase test db` runs a file.
+-- Auth's role is a login of its own on Supabase, and postgres may not SET
+-- ROLE to it: the file connects as supabase_admin, acts as postgres (SET
+-- SESSION AUTHORIZATION) and becomes Auth's role the same way, in one session.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
 BEGIN;
 SELECT plan(46);
 
@@ -55,11 +60,11 @@ INSERT INTO public.payment_methods (user_id, content) VALUES
 -- OAuth clients as Supabase Auth records them, and our registry: the web app
 -- is first-party, the partner third-party, the scraper blocked; the MCP agent
 -- registered itself and is in no registry of ours.
-INSERT INTO auth.oauth_clients (id, registration_type, client_name, redirect_uris, grant_types) VALUES
-  ('0a000000-0000-4000-8000-00000000000a', 'manual', 'Web app', 'https://app.example.com/cb', 'authorization_code,refresh_token'),
-  ('0b000000-0000-4000-8000-00000000000b', 'manual', 'Partner', 'https://partner.example.com/cb', 'authorization_code,refresh_token'),
-  ('0c000000-0000-4000-8000-00000000000c', 'dynamic', 'Scraper', 'https://scraper.example.net/cb', 'authorization_code'),
-  ('0d000000-0000-4000-8000-00000000000d', 'dynamic', 'MCP agent', 'http://localhost:7777/cb', 'authorization_code');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, client_name, redirect_uris, grant_types) VALUES
+  ('0a000000-0000-4000-8000-00000000000a', 'client_secret_basic', 'manual', 'Web app', 'https://app.example.com/cb', 'authorization_code,refresh_token'),
+  ('0b000000-0000-4000-8000-00000000000b', 'client_secret_basic', 'manual', 'Partner', 'https://partner.example.com/cb', 'authorization_code,refresh_token'),
+  ('0c000000-0000-4000-8000-00000000000c', 'client_secret_basic', 'dynamic', 'Scraper', 'https://scraper.example.net/cb', 'authorization_code'),
+  ('0d000000-0000-4000-8000-00000000000d', 'client_secret_basic', 'dynamic', 'MCP agent', 'http://localhost:7777/cb', 'authorization_code');
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES
   ('0a000000-0000-4000-8000-00000000000a', 'Web app', 'first_party'),
   ('0b000000-0000-4000-8000-00000000000b', 'Partner', 'third_party'),
@@ -230,12 +235,13 @@ SELECT ok((oauth_rls.claim('exp'))::bigint > extract(epoch FROM now()), 'the par
 SELECT is((SELECT count(*)::int FROM public.public_profiles), 2, 'before revocation the partner reads public_profiles');
 -- Alice revokes the partner: Supabase Auth marks the consent revoked and
 -- deletes her sessions for that client.
-SET LOCAL ROLE supabase_auth_admin;
+SET LOCAL SESSION AUTHORIZATION supabase_auth_admin;
 UPDATE auth.oauth_consents SET revoked_at = now()
   WHERE user_id = 'a11ce000-0000-4000-8000-000000000001' AND client_id = '0b000000-0000-4000-8000-00000000000b';
 DELETE FROM auth.sessions
   WHERE user_id = 'a11ce000-0000-4000-8000-000000000001' AND oauth_client_id = '0b000000-0000-4000-8000-00000000000b';
 -- The same token, next statement.
+SET LOCAL SESSION AUTHORIZATION postgres;
 SET LOCAL ROLE authenticated;
 SELECT is(oauth_rls.claim('client_id'), '0b000000-0000-4000-8000-00000000000b', 'the request still carries the same token');
 SELECT is((SELECT count(*)::int FROM public.public_profiles), 0, 'after revocation the same token reads nothing');
