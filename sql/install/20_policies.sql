@@ -470,7 +470,9 @@ BEGIN
        AND (to_jsonb(s) ->> 'oauth_client_id') IS NOT DISTINCT FROM act_as.client_id
      ORDER BY s.created_at DESC NULLS LAST LIMIT 1;
     IF NOT FOUND AND act_as.client_id IS NOT NULL
-       AND current_setting('oauth_rls.enforce_revocation')::boolean THEN
+       -- The library may not be loaded yet (act_as() first in a connection):
+       -- then the setting is unknown, and its default is on.
+       AND coalesce(current_setting('oauth_rls.enforce_revocation', true), 'on')::boolean THEN
       RAISE NOTICE 'act_as: user % has no session for client % in auth.sessions', act_as.user_id, act_as.client_id
         USING DETAIL = 'With oauth_rls.enforce_revocation on, guarded tables refuse this request.',
               HINT = 'Insert an auth.sessions row (oauth_client_id = the client) or pass session_id.';

@@ -1,0 +1,20 @@
+-- Security fixes of issue 10 that need a test of their own: act_as() in a
+-- fresh connection, the DROP event trigger under replication, who may change
+-- the protection settings, and grants that do not rely on PUBLIC defaults.
+
+---------------------------------------------------------------------------
+-- act_as() as the first call of a connection: the library is not loaded
+-- yet, so oauth_rls.enforce_revocation is unknown; act_as() reads it anyway
+-- (its default, on, or the value set before the library was loaded).
+\c
+SELECT count(*) AS loaded FROM pg_settings WHERE name = 'oauth_rls.enforce_revocation';
+BEGIN;
+SELECT oauth_rls.act_as('8d1c8a7e-0000-4000-8000-00000000a001', 'no-session-client') ->> 'client_id' AS client;
+SELECT current_user, oauth_rls.client_id();
+ROLLBACK;
+\c
+SET oauth_rls.enforce_revocation = off;
+BEGIN;
+SELECT oauth_rls.act_as('8d1c8a7e-0000-4000-8000-00000000a001', 'no-session-client') ->> 'client_id' AS client;
+ROLLBACK;
+\c
