@@ -18,3 +18,19 @@ BEGIN;
 SELECT oauth_rls.act_as('8d1c8a7e-0000-4000-8000-00000000a001', 'no-session-client') ->> 'client_id' AS client;
 ROLLBACK;
 \c
+
+---------------------------------------------------------------------------
+-- The DROP event trigger fires under session_replication_role = replica:
+-- the matrix and guard rows of a table dropped there are gone.
+SET client_min_messages = warning;
+CREATE TABLE public.sec_replica_drop (id int);
+SELECT oauth_rls.guard('public.sec_replica_drop', enable_rls => true);
+SELECT oauth_rls.set_access('public.sec_replica_drop', 'third_party', '{select}');
+SELECT 'public.sec_replica_drop'::regclass::oid AS dropped_oid \gset
+SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'oauth_rls_forget_dropped_tables';
+SET session_replication_role = replica;
+DROP TABLE public.sec_replica_drop;
+RESET session_replication_role;
+SELECT (SELECT count(*) FROM oauth_rls.access_matrix WHERE tbl::oid = :dropped_oid) AS matrix_rows,
+       (SELECT count(*) FROM oauth_rls.guarded_tables WHERE tbl::oid = :dropped_oid) AS guard_rows;
+RESET client_min_messages;

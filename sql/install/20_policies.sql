@@ -52,6 +52,10 @@ CREATE FUNCTION oauth_rls._forget_dropped_tables() RETURNS event_trigger
 REVOKE ALL ON FUNCTION oauth_rls._forget_dropped_tables() FROM PUBLIC;
 CREATE EVENT TRIGGER oauth_rls_forget_dropped_tables ON sql_drop
   EXECUTE FUNCTION oauth_rls._forget_dropped_tables();
+-- Also under session_replication_role = replica (a restore, a replication
+-- tool): else the rows of a table dropped there would pass to the next table
+-- that gets its oid.  Its queries pin their search_path (src/common.c).
+ALTER EVENT TRIGGER oauth_rls_forget_dropped_tables ENABLE ALWAYS;
 
 -- Called once per statement by the guard policies (C, cached per backend).
 CREATE FUNCTION oauth_rls.allows(tbl regclass, command text) RETURNS boolean

@@ -80,3 +80,6 @@ BEGIN
   RETURN claims;
 END
 $$;
+
+-- The DROP event trigger fires under session_replication_role = replica too.
+ALTER EVENT TRIGGER oauth_rls_forget_dropped_tables ENABLE ALWAYS;
