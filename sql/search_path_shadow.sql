@@ -194,6 +194,12 @@ INSERT INTO shadow.notes VALUES (1, '8d1c8a7e-0000-4000-8000-000000000001');
 CREATE TABLE shadow.dropped (id int);
 CREATE TABLE shadow.other (id int);
 
+-- Everything above is what postgres, not a superuser but the owner of its
+-- database (and so of public), may do on Supabase.  What follows is driven by
+-- the bootstrap superuser, whose rights a planted object would run with.
+\c - supabase_admin
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 -- From here on, evil comes first, even before pg_catalog.
 SET search_path = evil, pg_catalog, public;
 SELECT pg_catalog.current_setting('search_path') AS search_path;

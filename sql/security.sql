@@ -28,9 +28,18 @@ SELECT oauth_rls.guard('public.sec_replica_drop', enable_rls => true);
 SELECT oauth_rls.set_access('public.sec_replica_drop', 'third_party', '{select}');
 SELECT 'public.sec_replica_drop'::regclass::oid AS dropped_oid \gset
 SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'oauth_rls_forget_dropped_tables';
+-- Only a superuser may set session_replication_role here (on Supabase,
+-- supautils lets postgres set it): supabase_admin sets it, and postgres drops
+-- the table in that mode, in the same session (SET SESSION AUTHORIZATION).
+\c - supabase_admin
+SET client_min_messages = warning;
 SET session_replication_role = replica;
+SET SESSION AUTHORIZATION postgres;
 DROP TABLE public.sec_replica_drop;
+RESET SESSION AUTHORIZATION;
 RESET session_replication_role;
+\c - postgres
+SET client_min_messages = warning;
 SELECT (SELECT count(*) FROM oauth_rls.access_matrix WHERE tbl::oid = :dropped_oid) AS matrix_rows,
        (SELECT count(*) FROM oauth_rls.guarded_tables WHERE tbl::oid = :dropped_oid) AS guard_rows;
 RESET client_min_messages;
