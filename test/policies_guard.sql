@@ -2,11 +2,6 @@
 -- by every kind of request: direct session, first-party, third-party,
 -- unregistered and blocked clients, and a revoked session.
 -- One transaction, rolled back, as `supabase test db` runs a file.
--- Auth's role is a login of its own on Supabase, and postgres may not SET
--- ROLE to it: the file connects as supabase_admin, acts as postgres (SET
--- SESSION AUTHORIZATION) and becomes Auth's role the same way, in one session.
-\c - supabase_admin
-SET SESSION AUTHORIZATION postgres;
 BEGIN;
 SELECT plan(46);
 
@@ -235,13 +230,14 @@ SELECT ok((oauth_rls.claim('exp'))::bigint > extract(epoch FROM now()), 'the par
 SELECT is((SELECT count(*)::int FROM public.public_profiles), 2, 'before revocation the partner reads public_profiles');
 -- Alice revokes the partner: Supabase Auth marks the consent revoked and
 -- deletes her sessions for that client.
-SET LOCAL SESSION AUTHORIZATION supabase_auth_admin;
+-- (As docs/guards.md shows: postgres may not become supabase_auth_admin on
+-- Supabase, but may write Auth's tables itself.)
+RESET ROLE;
 UPDATE auth.oauth_consents SET revoked_at = now()
   WHERE user_id = 'a11ce000-0000-4000-8000-000000000001' AND client_id = '0b000000-0000-4000-8000-00000000000b';
 DELETE FROM auth.sessions
   WHERE user_id = 'a11ce000-0000-4000-8000-000000000001' AND oauth_client_id = '0b000000-0000-4000-8000-00000000000b';
 -- The same token, next statement.
-SET LOCAL SESSION AUTHORIZATION postgres;
 SET LOCAL ROLE authenticated;
 SELECT is(oauth_rls.claim('client_id'), '0b000000-0000-4000-8000-00000000000b', 'the request still carries the same token');
 SELECT is((SELECT count(*)::int FROM public.public_profiles), 0, 'after revocation the same token reads nothing');

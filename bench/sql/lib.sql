@@ -18,13 +18,9 @@ CREATE TABLE bench.results (
 -- CPU time of this backend (bench/cputime, installed by bench/run).  On a
 -- shared machine wall-clock time also counts the time spent waiting for a
 -- core, which has nothing to do with the statement; CPU time does not.
--- A C function needs a superuser: created by supabase_admin (bench/run passes
--- its name as :superuser), in a connection of its own.
-\c - :superuser
 CREATE FUNCTION bench.cpu_ns() RETURNS bigint
   AS 'bench_cputime', 'bench_cpu_ns' LANGUAGE C VOLATILE;
 GRANT EXECUTE ON FUNCTION bench.cpu_ns() TO PUBLIC;
-\c - :user
 
 -- Which variant a comparison's ratios are taken against, and how the
 -- comparison is shown.
