@@ -83,3 +83,10 @@ $$;
 
 -- The DROP event trigger fires under session_replication_role = replica too.
 ALTER EVENT TRIGGER oauth_rls_forget_dropped_tables ENABLE ALWAYS;
+
+-- The settings that weaken a protection are PGC_SUSET from 0.2.0 on; the
+-- extension's owner may change them (install part 80_settings.sql).
+GRANT SET ON PARAMETER
+  oauth_rls.enforce_revocation, oauth_rls.minimize_third_party_claims, oauth_rls.chained_hook,
+  oauth_rls.record_issuance, oauth_rls.unregistered_client_tier
+  TO @extowner@ WITH GRANT OPTION;
