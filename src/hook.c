@@ -171,23 +171,28 @@ typedef enum HookStage
 void
 hook_init(void)
 {
+	/*
+	 * PGC_SUSET: changing any of these weakens a protection, so only
+	 * superusers and roles granted SET on them (the extension's owner,
+	 * sql/install/80_settings.sql) may, never the API roles.
+	 */
 	DefineCustomBoolVariable("oauth_rls.minimize_third_party_claims",
 							 "Blank personal claims of third-party tokens that lack the matching scope.",
 							 "Without scope email, email becomes \"\"; without phone, phone becomes \"\"; "
 							 "without profile, user_metadata becomes {}.",
 							 &minimize_third_party_claims, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("oauth_rls.chained_hook",
 							   "Hook function that oauth_rls.custom_access_token_hook runs first.",
 							   "A function signature such as public.my_hook(jsonb), returning jsonb; "
 							   "empty for none.",
 							   &chained_hook, "",
-							   PGC_USERSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("oauth_rls.record_issuance",
 							 "Count every token the hook issues in oauth_rls.token_issuance.",
 							 NULL,
 							 &record_issuance, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 /* jsonb helpers */
