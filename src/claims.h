@@ -27,7 +27,9 @@ typedef struct RequestClaims
 
 /*
  * The current claims.  Raises (never returns NULL fields) when a setting is
- * malformed: a NULL client_id must only ever mean "direct session".
+ * malformed: a NULL client_id must only ever mean "direct session".  A sub or
+ * session_id that is not a uuid is not raised here (user_id() and
+ * session_id() raise it): has_user or has_session is false instead.
  */
 extern const RequestClaims *claims_current(void);
 
