@@ -304,9 +304,10 @@ typedef struct SessionExpect
 } SessionExpect;
 
 /*
- * The session row must belong to the token's user and, where Auth recorded
- * one (oauth_client_id exists from the OAuth server's release on), to the
- * token's client: a token cannot borrow another live session.
+ * The session row must belong to the token's user and to the token's client:
+ * a token cannot borrow another live session.  Auth records the client of
+ * every OAuth session, so a row without one (oauth_client_id NULL, or no such
+ * column) is the user's own session, never this client's.
  */
 static bool
 session_row_check(HeapTuple tuple, Relation rel, const void *arg)
@@ -314,7 +315,7 @@ session_row_check(HeapTuple tuple, Relation rel, const void *arg)
 	const SessionExpect *expect = (const SessionExpect *) arg;
 
 	return uuid_column_matches(tuple, rel, "user_id", expect->user_id, false) &&
-		uuid_column_matches(tuple, rel, "oauth_client_id", expect->client_id, true);
+		uuid_column_matches(tuple, rel, "oauth_client_id", expect->client_id, false);
 }
 
 /* A client is live until Auth soft-deletes it by setting deleted_at. */
