@@ -1,7 +1,8 @@
 /*
  * claims.c
  *      Reading the request's JWT claims: claims(), claim(), user_id(),
- *      client_id(), session_id(), scopes(), has_scope().
+ *      client_id(), session_id(), scopes(), has_scope().  (client_id() also
+ *      consults auth.sessions: see auth_session.c.)
  *
  * PostgREST stores the verified JWT payload in the transaction-local setting
  * request.jwt.claims.  The module defines that setting (and the legacy
@@ -27,6 +28,7 @@
 #include "nodes/miscnodes.h"
 #endif
 
+#include "auth_session.h"
 #include "claims.h"
 #include "claims_parse.h"
 
@@ -380,6 +382,7 @@ parse_settings(void)
 		if (v->type != jbvString)
 			return set_problem(CLAIM_WRONG_TYPE, setting, "scope", "a space-separated string");
 		split_scopes(v->val.string.val, v->val.string.len, rc);
+		rc->has_scope_claim = true;
 	}
 }
 
@@ -514,6 +517,8 @@ typedef struct CallSiteResult
 	bool		isnull;
 	Datum		value;
 	text	   *arg;			/* claim(): the name the result is for */
+	bool		per_statement;	/* client_id(): read from auth.sessions */
+	StatementKey statement;
 	MemoryContext copies[2];
 	int			current;		/* which of copies holds value */
 } CallSiteResult;
@@ -687,20 +692,33 @@ oauth_rls_session_id(PG_FUNCTION_ARGS)
 	return uuid_result(fcinfo, rc->has_session, &rc->session_id);
 }
 
-/* client_id() -> text: the OAuth client, NULL for a direct session. */
+/*
+ * client_id() -> text: the OAuth client the request acts as, NULL for a
+ * direct session: the client_id claim, else the OAuth client of the token's
+ * auth.sessions row (a token Auth re-issued without client_id is still that
+ * client's; see auth_session.c).  An answer read from auth.sessions holds for
+ * the statement only.
+ */
 PG_FUNCTION_INFO_V1(oauth_rls_client_id);
 Datum
 oauth_rls_client_id(PG_FUNCTION_ARGS)
 {
 	CallSiteResult *site = call_site(fcinfo);
-	const RequestClaims *rc;
+	const char *client;
+	bool		per_statement;
+	Datum		result;
 
-	if (call_site_fresh(site))
+	if (call_site_fresh(site) &&
+		(!site->per_statement || statement_key_holds(&site->statement)))
 		RETURN_CALL_SITE(site);
-	rc = claims_current();
-	return call_site_store(fcinfo, site,
-						   rc->client_id ? PointerGetDatum(cstring_to_text(rc->client_id)) : (Datum) 0,
-						   rc->client_id == NULL, false, -1);
+	(void) auth_request_client(&client, &per_statement);
+	result = call_site_store(fcinfo, site,
+							 client ? PointerGetDatum(cstring_to_text(client)) : (Datum) 0,
+							 client == NULL, false, -1);
+	site->per_statement = per_statement;
+	if (per_statement)
+		statement_key_record(&site->statement);
+	return result;
 }
 
 /* scopes() -> text[]: the granted scopes, '{}' when there are none. */
