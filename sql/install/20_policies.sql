@@ -74,7 +74,7 @@ COMMENT ON FUNCTION oauth_rls.allows(regclass, text) IS
 CREATE FUNCTION oauth_rls.session_active() RETURNS boolean
   AS 'MODULE_PATHNAME', 'oauth_rls_session_active' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls.session_active() IS
-  'True for a direct session; for an OAuth request, true only while its auth.sessions row exists and its client is not soft-deleted';
+  'True for a direct session; for an OAuth request (client_id claim, OAuth session, or scope claim), true only while its auth.sessions row exists, belongs to the token''s user and client, and the client is not soft-deleted';
 
 -- Normalises a commands array: '{all}' is every command, '{}' none.
 CREATE FUNCTION oauth_rls._normalize_commands(commands text[]) RETURNS text[]
