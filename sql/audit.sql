@@ -72,7 +72,10 @@ CREATE POLICY n_row_arg ON aud.notes AS RESTRICTIVE USING (oauth_rls.tier_of(bod
 SELECT f.policy, f.command, f.code, a.message FROM oauth_rls.audit('{aud}') a
   JOIN pg_temp.findings('notes') f ON f.policy = a.policy_name AND f.code = a.code
  ORDER BY 1, 3;
--- The fix wraps each call; its DDL is exact SQL, and afterwards nothing is left.
+-- The fix replaces auth.uid() by oauth_rls.user_id() (no subquery); its DDL is
+-- exact SQL, and afterwards only the calls without an oauth_rls equivalent
+-- (current_setting(), auth.role()) are left, without a fix. oauth_rls's own
+-- functions (n_ours) keep their answer per statement and are not reported.
 SELECT policy_name, fix_ddl FROM oauth_rls.audit('{aud}') WHERE table_name = 'notes' ORDER BY 1;
 SELECT DISTINCT fix_ddl FROM oauth_rls.audit('{aud}') WHERE table_name = 'notes' \gexec
 SELECT * FROM pg_temp.findings('notes');

@@ -5,10 +5,10 @@
 -- part 20 (guard_policy_intact() uses it too).
 
 CREATE FUNCTION oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_tree, relid oid,
-    OUT new_qual text, OUT new_check text)
+    OUT new_qual text, OUT new_check text, OUT changes text[])
   AS 'MODULE_PATHNAME', 'oauth_rls_rewrite_policy' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) IS
-  'Internal to oauth_rls.plan_rewrite(): each expression with per-row request calls wrapped in (select ...) and auth.jwt() ->> ''client_id'' replaced by oauth_rls.client_id(); NULL where nothing changes';
+  'Internal to oauth_rls.plan_rewrite(): each expression with auth.uid(), auth.jwt() and auth.jwt() ->> ''client_id'' replaced by their oauth_rls equivalents (NULL where nothing changes), and what was replaced';
 
 -- Schemas Supabase (or Postgres) owns: skipped when audit() is asked for
 -- every schema (schemas => NULL), audited only when named.
@@ -47,7 +47,7 @@ $$;
 -- a parameter alone gates them before they run).
 CREATE FUNCTION oauth_rls._audit(schemas text[], plan_only boolean)
   RETURNS TABLE (relid oid, schema_name name, table_name name, policy_name name, command text,
-                 roles text[], severity text, code text, message text, fix_ddl text)
+                 roles text[], severity text, code text, message text, fix_ddl text, plan_note text)
   -- The catalogs are small to the executor, but the planner's row estimates
   -- for them are large: JIT compilation would cost seconds for nothing.  The
   -- findings of thousands of tables are sorted in memory, not on disk.  The
@@ -58,7 +58,7 @@ CREATE FUNCTION oauth_rls._audit(schemas text[], plan_only boolean)
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
   SET enable_nestloop = off AS
 $$
-WITH api_role AS (
+WITH RECURSIVE api_role AS (
   -- The roles PostgREST switches to for users and their OAuth clients.
   SELECT r.oid, r.rolname FROM pg_roles r WHERE r.rolname IN ('anon', 'authenticated')
 ),
@@ -221,7 +221,7 @@ view_bypass AS (
 ),
 rewritten AS MATERIALIZED (
   -- Only the policies with something to rewrite are deparsed, once each.
-  SELECT up.oid, up.polname, up.qname, x.new_qual, x.new_check
+  SELECT up.oid, up.polrelid, up.polname, up.qname, x.new_qual, x.new_check, x.changes
     FROM user_pol up
    CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.oid = up.oid OFFSET 0) p
    CROSS JOIN LATERAL oauth_rls._rewrite_policy(p.polqual, p.polwithcheck, p.polrelid) x
@@ -229,8 +229,11 @@ rewritten AS MATERIALIZED (
 ),
 rewrite AS (
   -- ALTER POLICY for every policy whose trees the rewrite changes.
-  SELECT u.oid, format('ALTER POLICY %I ON %s%s%s;', u.polname, u.qname,
-                       ' USING (' || u.new_qual || ')', ' WITH CHECK (' || u.new_check || ')') AS ddl
+  SELECT u.oid, u.polrelid, u.polname,
+         format('ALTER POLICY %I ON %s%s%s;', u.polname, u.qname,
+                ' USING (' || u.new_qual || ')', ' WITH CHECK (' || u.new_check || ')') AS ddl,
+         format('replaces %s: the same values, computed once per statement instead of once per row, '
+                'with no subquery added', array_to_string(u.changes, ', ')) AS note
     FROM rewritten u
    WHERE u.new_qual IS NOT NULL OR u.new_check IS NOT NULL
 ),
@@ -263,6 +266,43 @@ dependency AS (
    CROSS JOIN LATERAL unnest(p.reads_tables) AS r(relid)
     JOIN tier_commands u ON u.oid = r.relid AND u.tier = a.tier AND u.oid <> p.polrelid
    WHERE p.polpermissive AND NOT 'select' = ANY (u.commands)
+),
+pol_cmd AS (
+  -- For each table and command, whether the policies PostgreSQL applies
+  -- hold a subquery (its policy recursion check runs then) and the tables
+  -- those subqueries read.  UPDATE and DELETE also apply the SELECT
+  -- policies (to the rows they read), INSERT only its own.
+  SELECT p.polrelid AS relid, c.cmd, bool_or(p.has_sublink) AS has_sublink,
+         array_agg(DISTINCT r.relid) FILTER (WHERE r.relid IS NOT NULL) AS reads,
+         string_agg(DISTINCT p.polname, ', ') FILTER (WHERE cardinality(p.reads_tables) > 0) AS readers
+    FROM pol p
+   CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN 'r' THEN '{select,update,delete}'::text[] ELSE p.cmds END) AS c(cmd)
+    LEFT JOIN LATERAL unnest(p.reads_tables) AS r(relid) ON true
+   GROUP BY p.polrelid, c.cmd
+),
+walk (start, cmd, node, path) AS (
+  -- PostgreSQL refuses a statement when the policies it adds to a table
+  -- hold a subquery while that table's policies are already being expanded
+  -- ("infinite recursion detected in policy"): follow the tables the
+  -- subqueries read, through their SELECT policies, until one repeats.
+  SELECT s.relid, s.cmd, u.relid, ARRAY[s.relid]
+    FROM pol_cmd s CROSS JOIN LATERAL unnest(s.reads) AS u(relid)
+   WHERE s.has_sublink
+  UNION ALL
+  SELECT w.start, w.cmd, u.relid, w.path || w.node
+    FROM walk w
+    JOIN pol_cmd s ON s.relid = w.node AND s.cmd = 'select' AND s.has_sublink
+   CROSS JOIN LATERAL unnest(s.reads) AS u(relid)
+   WHERE w.node <> ALL (w.path) AND cardinality(w.path) < 8
+),
+recursion AS (
+  SELECT w.start, array_agg(DISTINCT w.cmd) AS cmds,
+         (array_agg(array_to_string(ARRAY(SELECT x::regclass::text FROM unnest(w.path || w.node) AS x), ' -> ')
+                    ORDER BY cardinality(w.path), w.cmd))[1] AS cycle
+    FROM walk w
+    JOIN pol_cmd s ON s.relid = w.node AND s.cmd = 'select' AND s.has_sublink
+   WHERE w.node = ANY (w.path)
+   GROUP BY w.start
 ),
 findings AS (
   SELECT t.oid AS relid, t.nspname, t.relname, NULL::name AS polname, NULL::text AS cmd, t.readers AS roles,
@@ -326,17 +366,22 @@ findings AS (
    WHERE NOT plan_only
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'warning', 'PER_ROW_CALL',
-         format('Policy %I on %s calls %s once per row; wrapped as (select ...), each runs once '
-                'per statement with the same result.',
-                p.polname, p.qname, array_to_string(p.per_row_calls, ', ')),
+         CASE WHEN r.ddl IS NOT NULL
+           THEN format('Policy %I on %s calls %s once per row; the fix %s.',
+                       p.polname, p.qname, array_to_string(p.per_row_calls, ', '), r.note)
+           ELSE format('Policy %I on %s calls %s once per row. oauth_rls has no function of exactly the '
+                       'same meaning to put in its place: wrap each call as (select ...) by hand, unless '
+                       'the table''s policies read it back (a subquery in a policy makes PostgreSQL check '
+                       'for policy recursion).', p.polname, p.qname, array_to_string(p.per_row_calls, ', '))
+         END,
          r.ddl
     FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
    WHERE cardinality(p.per_row_calls) > 0
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'info', 'JWT_CLIENT_ID',
          format('Policy %I on %s reads client_id from the JWT by hand (auth.jwt() ->> ''client_id''); '
-                'oauth_rls.client_id() means the same, is cached, and refuses malformed claims '
-                'instead of reading them as a direct session.', p.polname, p.qname),
+                'oauth_rls.client_id() means the same, is computed once per statement, and refuses '
+                'malformed claims instead of reading them as a direct session.', p.polname, p.qname),
          r.ddl
     FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
    WHERE p.jwt_client_tests > 0
@@ -394,7 +439,7 @@ findings AS (
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'error', 'GUARD_EDITED',
          format('Guard policy %I on %s is not as oauth_rls.guard() made it (a restrictive %s '
-                'policy for PUBLIC calling (select oauth_rls.allows(%L::regclass, %L))): it was '
+                'policy for PUBLIC calling oauth_rls.allows(%L::regclass, %L)): it was '
                 'edited, so it may not enforce the access matrix.',
                 p.polname, p.qname, upper(e.cmd), p.qname, e.cmd),
          format('DROP POLICY %I ON %s; SELECT oauth_rls.guard(%L::regclass);', p.polname, p.qname, p.qname)
@@ -414,6 +459,20 @@ findings AS (
     FROM dependency d
    WHERE NOT plan_only
   UNION ALL
+  SELECT t.oid, t.nspname, t.relname, NULL, NULL, t.reachers, 'error', 'POLICY_RECURSION',
+         format('PostgreSQL refuses %s on %s with "infinite recursion detected in policy": the '
+                'subqueries of its policies (%s) read %s, and the policies of the last table hold a '
+                'subquery too (a (select auth.uid()) counts). Read the other table through a SECURITY '
+                'DEFINER function, or remove the subqueries from the last table''s SELECT policies.',
+                array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
+                                       WHERE c = ANY (r.cmds)), ', '),
+                t.qname, coalesce(s.readers, '-'), r.cycle),
+         NULL
+    FROM recursion r
+    JOIN tbl t ON t.oid = r.start
+    LEFT JOIN pol_cmd s ON s.relid = r.start AND s.cmd = r.cmds[1]
+   WHERE NOT plan_only
+  UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'warning', 'MATRIX_UNGUARDED',
          format('The access matrix has entries for %s (%s), but the table is not guarded, so '
                 'they have no effect.', t.qname,
@@ -425,8 +484,20 @@ findings AS (
    WHERE NOT t.guarded AND NOT plan_only
    GROUP BY t.oid, t.nspname, t.relname, t.qname
 )
-SELECT f.relid, f.nspname, f.relname, f.polname, f.cmd, f.roles, f.severity, f.code, f.message, f.fix_ddl
+SELECT f.relid, f.nspname, f.relname, f.polname, f.cmd, f.roles, f.severity, f.code, f.message, f.fix_ddl,
+       -- Why the rewrite runs fix_ddl, for plan_rewrite().
+       CASE f.code
+         WHEN 'NOT_CLIENT_AWARE'
+           THEN format('guards it: for %s no policy limits OAuth clients, so every client can do what the '
+                       'user can; with the guard, direct sessions and first-party apps keep their rights '
+                       'and other clients get what the access matrix allows', u.commands)
+         WHEN 'PER_ROW_CALL' THEN r.note
+         WHEN 'JWT_CLIENT_ID' THEN r.note
+       END AS plan_note
   FROM findings f
+  LEFT JOIN rewrite r ON f.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID') AND r.polrelid = f.relid
+                     AND r.polname = f.polname
+  LEFT JOIN unaware u ON f.code = 'NOT_CLIENT_AWARE' AND u.oid = f.relid
 $$;
 
 CREATE FUNCTION oauth_rls.audit(schemas text[] DEFAULT '{public}')
@@ -443,7 +514,8 @@ COMMENT ON FUNCTION oauth_rls.audit(text[]) IS
   'One row per problem found in the tables and policies of the given schemas (NULL: every schema except Supabase''s and Postgres''s own), with a stable code, a message and, where one is safe, the DDL that fixes it';
 
 -- The rewrite: ALTER POLICY for policies with per-row calls or hand-written
--- client_id reads, then guard() for tables that are not client-aware.
+-- client_id reads, then guard() for tables that are not client-aware.  Each
+-- statement ends with a comment saying what it changes and why.
 CREATE FUNCTION oauth_rls._rewrite_plan(schemas text[])
   RETURNS TABLE (step integer, kind text, relid oid, policy_name name, ddl text)
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS
@@ -451,7 +523,7 @@ $$
   SELECT DISTINCT ON (x.step, x.relid, x.policy_name) x.step, x.kind, x.relid, x.policy_name, x.ddl
     FROM (SELECT CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 2 ELSE 1 END AS step,
                  CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 'guard' ELSE 'policy' END AS kind,
-                 a.relid, a.policy_name, a.fix_ddl AS ddl
+                 a.relid, a.policy_name, a.fix_ddl || ' -- ' || a.plan_note AS ddl
             FROM oauth_rls._audit(schemas, true) a
            WHERE a.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID', 'NOT_CLIENT_AWARE')
              AND a.fix_ddl IS NOT NULL) x
@@ -465,7 +537,7 @@ $$
    ORDER BY p.step, p.relid::regclass::text, p.policy_name
 $$;
 COMMENT ON FUNCTION oauth_rls.plan_rewrite(text[]) IS
-  'The DDL apply_rewrite() would run: per-row calls wrapped in (select ...), auth.jwt() ->> ''client_id'' replaced by oauth_rls.client_id(), guards for tables that are not client-aware';
+  'The DDL apply_rewrite() would run, each statement followed by a comment saying what it changes and why: auth.uid() and auth.jwt() replaced by oauth_rls.user_id() and oauth_rls.claims(), auth.jwt() ->> ''client_id'' by oauth_rls.client_id(), guards for tables that are not client-aware';
 
 -- What apply_rewrite() changed, so that revert_rewrite() can undo exactly that.
 CREATE TABLE oauth_rls.rewrite_log (

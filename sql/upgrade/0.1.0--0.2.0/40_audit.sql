@@ -2,9 +2,34 @@
 -- (issue 11, issue 10 item 9).  Each function here is the one of
 -- sql/install/20_policies.sql or 25_audit.sql, replaced as a whole.
 
+-- Their results gained columns: dropped and created again.
+DROP FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree);
+DROP FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid);
+
+CREATE OR REPLACE FUNCTION oauth_rls._guard_expression(tbl regclass, command text) RETURNS text
+  LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS
+$$
+  SELECT format('oauth_rls.allows(%L::regclass, %L)', tbl::text, command)
+$$;
+
+CREATE FUNCTION oauth_rls._policy_facts(
+    qual pg_node_tree, with_check pg_node_tree,
+    OUT per_row_calls text[], OUT client_aware boolean, OUT user_metadata boolean,
+    OUT using_true boolean, OUT check_true boolean, OUT jwt_client_tests integer,
+    OUT guard_table oid, OUT guard_command text, OUT reads_tables oid[], OUT has_sublink boolean)
+  AS 'MODULE_PATHNAME', 'oauth_rls_policy_facts' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree) IS
+  'Internal to oauth_rls.audit() and guard_policy_intact(): what a policy''s expression trees call and read';
+
+CREATE FUNCTION oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_tree, relid oid,
+    OUT new_qual text, OUT new_check text, OUT changes text[])
+  AS 'MODULE_PATHNAME', 'oauth_rls_rewrite_policy' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) IS
+  'Internal to oauth_rls.plan_rewrite(): each expression with auth.uid(), auth.jwt() and auth.jwt() ->> ''client_id'' replaced by their oauth_rls equivalents (NULL where nothing changes), and what was replaced';
+
 CREATE FUNCTION oauth_rls._audit(schemas text[], plan_only boolean)
   RETURNS TABLE (relid oid, schema_name name, table_name name, policy_name name, command text,
-                 roles text[], severity text, code text, message text, fix_ddl text)
+                 roles text[], severity text, code text, message text, fix_ddl text, plan_note text)
   -- The catalogs are small to the executor, but the planner's row estimates
   -- for them are large: JIT compilation would cost seconds for nothing.  The
   -- findings of thousands of tables are sorted in memory, not on disk.  The
@@ -15,7 +40,7 @@ CREATE FUNCTION oauth_rls._audit(schemas text[], plan_only boolean)
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
   SET enable_nestloop = off AS
 $$
-WITH api_role AS (
+WITH RECURSIVE api_role AS (
   -- The roles PostgREST switches to for users and their OAuth clients.
   SELECT r.oid, r.rolname FROM pg_roles r WHERE r.rolname IN ('anon', 'authenticated')
 ),
@@ -178,7 +203,7 @@ view_bypass AS (
 ),
 rewritten AS MATERIALIZED (
   -- Only the policies with something to rewrite are deparsed, once each.
-  SELECT up.oid, up.polname, up.qname, x.new_qual, x.new_check
+  SELECT up.oid, up.polrelid, up.polname, up.qname, x.new_qual, x.new_check, x.changes
     FROM user_pol up
    CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.oid = up.oid OFFSET 0) p
    CROSS JOIN LATERAL oauth_rls._rewrite_policy(p.polqual, p.polwithcheck, p.polrelid) x
@@ -186,8 +211,11 @@ rewritten AS MATERIALIZED (
 ),
 rewrite AS (
   -- ALTER POLICY for every policy whose trees the rewrite changes.
-  SELECT u.oid, format('ALTER POLICY %I ON %s%s%s;', u.polname, u.qname,
-                       ' USING (' || u.new_qual || ')', ' WITH CHECK (' || u.new_check || ')') AS ddl
+  SELECT u.oid, u.polrelid, u.polname,
+         format('ALTER POLICY %I ON %s%s%s;', u.polname, u.qname,
+                ' USING (' || u.new_qual || ')', ' WITH CHECK (' || u.new_check || ')') AS ddl,
+         format('replaces %s: the same values, computed once per statement instead of once per row, '
+                'with no subquery added', array_to_string(u.changes, ', ')) AS note
     FROM rewritten u
    WHERE u.new_qual IS NOT NULL OR u.new_check IS NOT NULL
 ),
@@ -220,6 +248,43 @@ dependency AS (
    CROSS JOIN LATERAL unnest(p.reads_tables) AS r(relid)
     JOIN tier_commands u ON u.oid = r.relid AND u.tier = a.tier AND u.oid <> p.polrelid
    WHERE p.polpermissive AND NOT 'select' = ANY (u.commands)
+),
+pol_cmd AS (
+  -- For each table and command, whether the policies PostgreSQL applies
+  -- hold a subquery (its policy recursion check runs then) and the tables
+  -- those subqueries read.  UPDATE and DELETE also apply the SELECT
+  -- policies (to the rows they read), INSERT only its own.
+  SELECT p.polrelid AS relid, c.cmd, bool_or(p.has_sublink) AS has_sublink,
+         array_agg(DISTINCT r.relid) FILTER (WHERE r.relid IS NOT NULL) AS reads,
+         string_agg(DISTINCT p.polname, ', ') FILTER (WHERE cardinality(p.reads_tables) > 0) AS readers
+    FROM pol p
+   CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN 'r' THEN '{select,update,delete}'::text[] ELSE p.cmds END) AS c(cmd)
+    LEFT JOIN LATERAL unnest(p.reads_tables) AS r(relid) ON true
+   GROUP BY p.polrelid, c.cmd
+),
+walk (start, cmd, node, path) AS (
+  -- PostgreSQL refuses a statement when the policies it adds to a table
+  -- hold a subquery while that table's policies are already being expanded
+  -- ("infinite recursion detected in policy"): follow the tables the
+  -- subqueries read, through their SELECT policies, until one repeats.
+  SELECT s.relid, s.cmd, u.relid, ARRAY[s.relid]
+    FROM pol_cmd s CROSS JOIN LATERAL unnest(s.reads) AS u(relid)
+   WHERE s.has_sublink
+  UNION ALL
+  SELECT w.start, w.cmd, u.relid, w.path || w.node
+    FROM walk w
+    JOIN pol_cmd s ON s.relid = w.node AND s.cmd = 'select' AND s.has_sublink
+   CROSS JOIN LATERAL unnest(s.reads) AS u(relid)
+   WHERE w.node <> ALL (w.path) AND cardinality(w.path) < 8
+),
+recursion AS (
+  SELECT w.start, array_agg(DISTINCT w.cmd) AS cmds,
+         (array_agg(array_to_string(ARRAY(SELECT x::regclass::text FROM unnest(w.path || w.node) AS x), ' -> ')
+                    ORDER BY cardinality(w.path), w.cmd))[1] AS cycle
+    FROM walk w
+    JOIN pol_cmd s ON s.relid = w.node AND s.cmd = 'select' AND s.has_sublink
+   WHERE w.node = ANY (w.path)
+   GROUP BY w.start
 ),
 findings AS (
   SELECT t.oid AS relid, t.nspname, t.relname, NULL::name AS polname, NULL::text AS cmd, t.readers AS roles,
@@ -283,17 +348,22 @@ findings AS (
    WHERE NOT plan_only
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'warning', 'PER_ROW_CALL',
-         format('Policy %I on %s calls %s once per row; wrapped as (select ...), each runs once '
-                'per statement with the same result.',
-                p.polname, p.qname, array_to_string(p.per_row_calls, ', ')),
+         CASE WHEN r.ddl IS NOT NULL
+           THEN format('Policy %I on %s calls %s once per row; the fix %s.',
+                       p.polname, p.qname, array_to_string(p.per_row_calls, ', '), r.note)
+           ELSE format('Policy %I on %s calls %s once per row. oauth_rls has no function of exactly the '
+                       'same meaning to put in its place: wrap each call as (select ...) by hand, unless '
+                       'the table''s policies read it back (a subquery in a policy makes PostgreSQL check '
+                       'for policy recursion).', p.polname, p.qname, array_to_string(p.per_row_calls, ', '))
+         END,
          r.ddl
     FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
    WHERE cardinality(p.per_row_calls) > 0
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'info', 'JWT_CLIENT_ID',
          format('Policy %I on %s reads client_id from the JWT by hand (auth.jwt() ->> ''client_id''); '
-                'oauth_rls.client_id() means the same, is cached, and refuses malformed claims '
-                'instead of reading them as a direct session.', p.polname, p.qname),
+                'oauth_rls.client_id() means the same, is computed once per statement, and refuses '
+                'malformed claims instead of reading them as a direct session.', p.polname, p.qname),
          r.ddl
     FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
    WHERE p.jwt_client_tests > 0
@@ -351,7 +421,7 @@ findings AS (
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'error', 'GUARD_EDITED',
          format('Guard policy %I on %s is not as oauth_rls.guard() made it (a restrictive %s '
-                'policy for PUBLIC calling (select oauth_rls.allows(%L::regclass, %L))): it was '
+                'policy for PUBLIC calling oauth_rls.allows(%L::regclass, %L)): it was '
                 'edited, so it may not enforce the access matrix.',
                 p.polname, p.qname, upper(e.cmd), p.qname, e.cmd),
          format('DROP POLICY %I ON %s; SELECT oauth_rls.guard(%L::regclass);', p.polname, p.qname, p.qname)
@@ -371,6 +441,20 @@ findings AS (
     FROM dependency d
    WHERE NOT plan_only
   UNION ALL
+  SELECT t.oid, t.nspname, t.relname, NULL, NULL, t.reachers, 'error', 'POLICY_RECURSION',
+         format('PostgreSQL refuses %s on %s with "infinite recursion detected in policy": the '
+                'subqueries of its policies (%s) read %s, and the policies of the last table hold a '
+                'subquery too (a (select auth.uid()) counts). Read the other table through a SECURITY '
+                'DEFINER function, or remove the subqueries from the last table''s SELECT policies.',
+                array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
+                                       WHERE c = ANY (r.cmds)), ', '),
+                t.qname, coalesce(s.readers, '-'), r.cycle),
+         NULL
+    FROM recursion r
+    JOIN tbl t ON t.oid = r.start
+    LEFT JOIN pol_cmd s ON s.relid = r.start AND s.cmd = r.cmds[1]
+   WHERE NOT plan_only
+  UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'warning', 'MATRIX_UNGUARDED',
          format('The access matrix has entries for %s (%s), but the table is not guarded, so '
                 'they have no effect.', t.qname,
@@ -382,8 +466,20 @@ findings AS (
    WHERE NOT t.guarded AND NOT plan_only
    GROUP BY t.oid, t.nspname, t.relname, t.qname
 )
-SELECT f.relid, f.nspname, f.relname, f.polname, f.cmd, f.roles, f.severity, f.code, f.message, f.fix_ddl
+SELECT f.relid, f.nspname, f.relname, f.polname, f.cmd, f.roles, f.severity, f.code, f.message, f.fix_ddl,
+       -- Why the rewrite runs fix_ddl, for plan_rewrite().
+       CASE f.code
+         WHEN 'NOT_CLIENT_AWARE'
+           THEN format('guards it: for %s no policy limits OAuth clients, so every client can do what the '
+                       'user can; with the guard, direct sessions and first-party apps keep their rights '
+                       'and other clients get what the access matrix allows', u.commands)
+         WHEN 'PER_ROW_CALL' THEN r.note
+         WHEN 'JWT_CLIENT_ID' THEN r.note
+       END AS plan_note
   FROM findings f
+  LEFT JOIN rewrite r ON f.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID') AND r.polrelid = f.relid
+                     AND r.polname = f.polname
+  LEFT JOIN unaware u ON f.code = 'NOT_CLIENT_AWARE' AND u.oid = f.relid
 $$;
 
 CREATE OR REPLACE FUNCTION oauth_rls.audit(schemas text[] DEFAULT '{public}')
@@ -406,12 +502,64 @@ $$
   SELECT DISTINCT ON (x.step, x.relid, x.policy_name) x.step, x.kind, x.relid, x.policy_name, x.ddl
     FROM (SELECT CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 2 ELSE 1 END AS step,
                  CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 'guard' ELSE 'policy' END AS kind,
-                 a.relid, a.policy_name, a.fix_ddl AS ddl
+                 a.relid, a.policy_name, a.fix_ddl || ' -- ' || a.plan_note AS ddl
             FROM oauth_rls._audit(schemas, true) a
            WHERE a.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID', 'NOT_CLIENT_AWARE')
              AND a.fix_ddl IS NOT NULL) x
    ORDER BY x.step, x.relid, x.policy_name
 $$;
 
-REVOKE ALL ON FUNCTION oauth_rls._audit(text[], boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION oauth_rls._audit(text[], boolean) TO @extowner@ WITH GRANT OPTION;
+CREATE OR REPLACE FUNCTION oauth_rls.plan_rewrite(schemas text[] DEFAULT '{public}') RETURNS SETOF text
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS
+$$
+  SELECT p.ddl FROM oauth_rls._rewrite_plan(schemas) p
+   ORDER BY p.step, p.relid::regclass::text, p.policy_name
+$$;
+COMMENT ON FUNCTION oauth_rls.plan_rewrite(text[]) IS
+  'The DDL apply_rewrite() would run, each statement followed by a comment saying what it changes and why: auth.uid() and auth.jwt() replaced by oauth_rls.user_id() and oauth_rls.claims(), auth.jwt() ->> ''client_id'' by oauth_rls.client_id(), guards for tables that are not client-aware';
+
+REVOKE ALL ON FUNCTION
+  oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
+  oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
+  oauth_rls._audit(text[], boolean)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+  oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
+  oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
+  oauth_rls._audit(text[], boolean)
+  TO @extowner@ WITH GRANT OPTION;
+
+-- Guards made by 0.1.0 are scalar subqueries, (select oauth_rls.allows(...)):
+-- on a table whose policies read it back (an admin check on profiles) they
+-- make INSERT and DELETE fail with "infinite recursion detected in policy".
+-- Each guard that is still exactly what 0.1.0's guard() made is rewritten
+-- to the plain call 0.2.0's guard() makes (same answer, same name, roles and
+-- command).  An edited guard is left as it is: audit() reports it.
+DO $$
+DECLARE
+  g record;
+  expr text;
+BEGIN
+  FOR g IN
+    SELECT p.polname, n.nspname, c.relname, p.polrelid::regclass AS tbl,
+           substr(p.polname, length('oauth_rls_guard_') + 1) AS command
+      FROM oauth_rls.guarded_tables t
+      JOIN pg_policy p ON p.polrelid OPERATOR(pg_catalog.=) t.tbl::oid
+      JOIN pg_class c ON c.oid OPERATOR(pg_catalog.=) p.polrelid
+      JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE p.polname OPERATOR(pg_catalog.=) ANY ('{oauth_rls_guard_select,oauth_rls_guard_insert,oauth_rls_guard_update,oauth_rls_guard_delete}'::name[])
+     ORDER BY 1, 2, 3
+  LOOP
+    IF NOT oauth_rls.guard_policy_intact(g.tbl, g.command) THEN
+      CONTINUE;
+    END IF;
+    expr := oauth_rls._guard_expression(g.tbl, g.command);
+    EXECUTE pg_catalog.format('ALTER POLICY %I ON %I.%I %s', g.polname, g.nspname, g.relname,
+                              CASE g.command
+                                WHEN 'insert' THEN pg_catalog.format('WITH CHECK (%s)', expr)
+                                WHEN 'update' THEN pg_catalog.format('USING (%s) WITH CHECK (%s)', expr, expr)
+                                ELSE pg_catalog.format('USING (%s)', expr)
+                              END);
+  END LOOP;
+END
+$$;
