@@ -40,6 +40,20 @@ SELECT * FROM pg_temp.findings() WHERE tbl IN ('open_tbl', 'pol_off', 'no_pol') 
 REVOKE ALL ON aud.open_tbl FROM anon;
 DROP TABLE aud.open_tbl;
 
+-- A guarded table with no permissive policy still shows nobody any row: its
+-- guards (restrictive) only narrow what permissive policies grant.  So is a
+-- table with a restrictive policy of its own only.
+CREATE TABLE aud.guarded_empty (id int);
+ALTER TABLE aud.guarded_empty ENABLE ROW LEVEL SECURITY;
+SELECT oauth_rls.guard('aud.guarded_empty');
+CREATE TABLE aud.only_restrictive (id int);
+ALTER TABLE aud.only_restrictive ENABLE ROW LEVEL SECURITY;
+CREATE POLICY narrow ON aud.only_restrictive AS RESTRICTIVE TO authenticated USING (oauth_rls.is_first_party());
+SELECT table_name, code, message FROM oauth_rls.audit('{aud}')
+ WHERE table_name IN ('guarded_empty', 'only_restrictive') AND code = 'RLS_NO_POLICY' ORDER BY 1;
+SELECT oauth_rls.unguard('aud.guarded_empty');
+DROP TABLE aud.guarded_empty, aud.only_restrictive;
+
 ---------------------------------------------------------------------------
 -- PER_ROW_CALL: one restrictive policy per spelling, so that nothing else is
 -- reported on this table (it is not granted to the API roles).

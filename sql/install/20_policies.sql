@@ -57,7 +57,8 @@ CREATE EVENT TRIGGER oauth_rls_forget_dropped_tables ON sql_drop
 -- that gets its oid.  Its queries pin their search_path (src/common.c).
 ALTER EVENT TRIGGER oauth_rls_forget_dropped_tables ENABLE ALWAYS;
 
--- Called once per statement by the guard policies (C, cached per backend).
+-- Called by the guard policies, per row: C, the tier kept for the request
+-- and the matrix per backend, so a call costs a few instructions.
 CREATE FUNCTION oauth_rls.allows(tbl regclass, command text) RETURNS boolean
   AS 'MODULE_PATHNAME', 'oauth_rls_allows' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls.allows(regclass, text) IS

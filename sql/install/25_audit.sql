@@ -141,6 +141,7 @@ tstat AS MATERIALIZED (
   -- Per table, what its policies add up to (joined by hash, not re-scanned).
   SELECT t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded,
          count(p.oid) AS policies,
+         count(p.oid) FILTER (WHERE p.polpermissive) AS permissive_policies,
          string_agg(p.polname, ', ' ORDER BY p.polname) AS policy_names,
          coalesce(bool_or(p.client_aware), false) AS client_aware,
          coalesce(array_agg(p.polname::text) FILTER (WHERE p.guard_named), '{}') AS guard_policies
@@ -322,11 +323,17 @@ findings AS (
    WHERE NOT t.relrowsecurity AND t.policies > 0 AND NOT plan_only
   UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'info', 'RLS_NO_POLICY',
-         format('Row level security is on for %s but it has no policy: only its owner and roles '
-                'with BYPASSRLS see any row. If users should reach it, add a policy.', t.qname),
+         CASE WHEN t.policies = 0
+           THEN format('Row level security is on for %s but it has no policy: only its owner and roles '
+                       'with BYPASSRLS see any row. If users should reach it, add a policy.', t.qname)
+           ELSE format('Row level security is on for %s but it has no permissive policy: its restrictive '
+                       'policies (%s) only narrow what permissive ones grant, so only its owner and roles '
+                       'with BYPASSRLS see any row. If users should reach it, add a permissive policy.',
+                       t.qname, t.policy_names) END,
          NULL
     FROM tstat t
-   WHERE t.relrowsecurity AND t.policies = 0 AND NOT plan_only
+   -- Guards and other restrictive policies grant nothing by themselves.
+   WHERE t.relrowsecurity AND t.permissive_policies = 0 AND NOT plan_only
   UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, u.roles, 'warning', 'NOT_CLIENT_AWARE',
          CASE WHEN NOT t.client_aware
