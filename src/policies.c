@@ -86,13 +86,18 @@ assign_enforce_revocation(bool newval, void *extra)
 void
 policies_init(void)
 {
+	/*
+	 * PGC_SUSET: changing it weakens a protection, so only superusers and
+	 * roles granted SET on it (the extension's owner,
+	 * sql/install/80_settings.sql) may, never the API roles.
+	 */
 	DefineCustomBoolVariable("oauth_rls.enforce_revocation",
 							 "Guard policies deny OAuth requests whose session was revoked.",
 							 "When on (default) and auth.sessions exists, a guarded table refuses "
 							 "an OAuth request whose auth.sessions row is gone or whose client "
 							 "is soft-deleted, from the next statement on.",
 							 &oauth_rls_enforce_revocation, true,
-							 PGC_USERSET, 0, NULL, assign_enforce_revocation, NULL);
+							 PGC_SUSET, 0, NULL, assign_enforce_revocation, NULL);
 }
 
 /* ----------------------------------------------------------------
