@@ -134,7 +134,7 @@ SELECT * FROM pg_temp.seen();
 SELECT pg_temp.token('5e550000-0000-4000-8000-0000000000d0', NULL, 'openid');
 SELECT * FROM pg_temp.seen();
 -- oauth_rls.unregistered_client_tier decides, as for any unknown client
--- (only the owner may change it).
+-- (the owner's setting: API roles may not change it).
 RESET ROLE;
 SET oauth_rls.unregistered_client_tier = blocked;
 SET ROLE authenticated;
