@@ -2,7 +2,8 @@
 -- outcomes of every claim-reading function (an error with its SQLSTATE and
 -- message, or the answer), and whether a row guarded by is_first_party()
 -- became visible.  Malformed claims must raise, or give the least trusted
--- answer; none may crash the backend, widen access or echo the input (every
+-- answer (a sub or session_id that is not a uuid is raised only by user_id()
+-- and session_id(): tiers and guards do not depend on them); none may crash the backend, widen access or echo the input (every
 -- bad input below carries the marker SECRET, which no message may show).
 \set VERBOSITY terse
 CREATE TABLE bad_secret (id int);
