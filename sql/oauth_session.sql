@@ -141,9 +141,8 @@ SELECT * FROM pg_temp.seen();
 -- The user's own session with a scope claim added by hand.
 SELECT pg_temp.token('5e550000-0000-4000-8000-0000000000d0', NULL, 'openid');
 SELECT * FROM pg_temp.seen();
--- oauth_rls.unregistered_client_tier decides, as for any unknown client
--- (the owner's setting: API roles may not change it).
-RESET ROLE;
+-- oauth_rls.unregistered_client_tier decides, as for any unknown client.
+RESET ROLE;  -- the setting is the owner's (only roles granted SET may change it)
 SET oauth_rls.unregistered_client_tier = blocked;
 SET ROLE authenticated;
 SELECT * FROM pg_temp.seen();
@@ -277,7 +276,7 @@ SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000e0', '{"scop
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000d0'));
 -- A scope but no client and no OAuth session: an unknown client's token.
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-00000000dead', '{"scope": "openid"}'));
-SET SESSION AUTHORIZATION postgres;
+SET SESSION AUTHORIZATION postgres;  -- the setting is the owner's (only roles granted SET may change it)
 SET oauth_rls.unregistered_client_tier = blocked;
 SET SESSION AUTHORIZATION supabase_auth_admin;
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-00000000dead', '{"scope": "openid"}'));

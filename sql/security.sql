@@ -124,3 +124,86 @@ SHOW oauth_rls.enforce_revocation;
 \c - postgres
 DROP FUNCTION public.sec_try_settings();
 DROP ROLE sec_nobody;
+
+---------------------------------------------------------------------------
+-- revert_rewrite() runs only what the extension logged.  The installer of a
+-- trusted install (not a superuser) may read the log, delete entries and
+-- mark them reverted, never write what is restored; a row forged by a
+-- superuser makes revert_rewrite() refuse instead of running it.
+-- (The superuser of this section is supabase_admin; postgres is not one.)
+\c - supabase_admin
+CREATE ROLE sec_installer LOGIN CREATEROLE;
+CREATE DATABASE sec_trusted OWNER sec_installer TEMPLATE template0;
+\c sec_trusted sec_installer
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+CREATE EXTENSION oauth_rls;
+CREATE TABLE public.victim (id int, user_id uuid);
+ALTER TABLE public.victim ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON public.victim TO authenticated;
+-- A per-row auth.uid() the rewrite replaces (oauth_rls's own functions are
+-- not rewritten); this database comes from template0, so a minimal auth.uid().
+CREATE SCHEMA auth;
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE
+  AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+CREATE POLICY own ON public.victim FOR SELECT TO authenticated USING (auth.uid() = user_id);
+SELECT * FROM oauth_rls.apply_rewrite('{public}');
+SELECT id AS entry, original_using FROM oauth_rls.rewrite_log WHERE kind = 'policy' \gset
+SELECT kind, original_using, applied_using FROM oauth_rls.rewrite_log ORDER BY id;
+-- The installer cannot write the log, nor give anyone that right.
+INSERT INTO oauth_rls.rewrite_log (kind, tbl, applied_ddl) VALUES ('guard', 'public.victim', 'x');
+UPDATE oauth_rls.rewrite_log
+   SET original_using = 'true); CREATE ROLE sec_pwned SUPERUSER; ALTER POLICY own ON public.victim USING (true'
+ WHERE id = :entry;
+GRANT INSERT, UPDATE ON oauth_rls.rewrite_log TO authenticated;
+SELECT has_table_privilege('authenticated', 'oauth_rls.rewrite_log', 'INSERT') AS authenticated_may_insert;
+-- So a superuser's revert restores what the rewrite replaced, and no more.
+\c - supabase_admin
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+SELECT count(*) AS pwned FROM pg_roles WHERE rolname = 'sec_pwned';
+SELECT pg_get_expr(polqual, polrelid) AS victim_policy FROM pg_policy
+ WHERE polrelid = 'public.victim'::regclass AND polname = 'own';
+CREATE TABLE public.not_theirs (id int);
+CREATE POLICY p ON public.not_theirs USING (true);
+-- Nor can the installer make the extension log what it likes: not for a
+-- table it does not own, not an "applied" state outside apply_rewrite().
+\c - sec_installer
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SELECT count(*) AS applied FROM oauth_rls.apply_rewrite('{public}');
+SELECT id AS entry FROM oauth_rls.rewrite_log WHERE kind = 'policy' AND reverted_at IS NULL \gset
+SELECT oauth_rls._rewrite_log_add('policy', 'public.not_theirs'::regclass, 'p', 'x');
+SELECT oauth_rls._rewrite_log_applied(:entry);
+-- What it may do: mark an entry reverted, and back.
+UPDATE oauth_rls.rewrite_log SET reverted_at = now() WHERE id = :entry;
+UPDATE oauth_rls.rewrite_log SET reverted_at = NULL WHERE id = :entry;
+-- A superuser forges entries: revert_rewrite() refuses them and runs nothing.
+\c - supabase_admin
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+UPDATE oauth_rls.rewrite_log
+   SET original_using = 'true); CREATE ROLE sec_pwned SUPERUSER; ALTER POLICY own ON public.victim USING (true'
+ WHERE id = :entry;
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+UPDATE oauth_rls.rewrite_log SET original_using = 'true) WITH CHECK (true); DROP TABLE public.not_theirs; SELECT (1'
+ WHERE id = :entry;
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+UPDATE oauth_rls.rewrite_log SET original_using = :'original_using' WHERE id = :entry;
+INSERT INTO oauth_rls.rewrite_log (kind, tbl, policy_name, original_using, applied_using, applied_ddl)
+  VALUES ('policy', 'public.not_theirs', 'p', 'true) TO sec_installer WITH CHECK (true', 'true', 'x');
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+DELETE FROM oauth_rls.rewrite_log WHERE tbl = 'public.not_theirs'::regclass;
+SELECT count(*) AS pwned FROM pg_roles WHERE rolname = 'sec_pwned';
+SELECT to_regclass('public.not_theirs') IS NOT NULL AS not_theirs_kept,
+       (SELECT polroles = '{0}' FROM pg_policy WHERE polrelid = 'public.not_theirs'::regclass) AS still_for_public;
+-- The genuine entry reverts as before.
+\c - sec_installer
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+SELECT pg_get_expr(polqual, polrelid) AS victim_policy FROM pg_policy
+ WHERE polrelid = 'public.victim'::regclass AND polname = 'own';
+\c contrib_regression supabase_admin
+DROP DATABASE sec_trusted;
+DROP OWNED BY sec_installer;
+DROP ROLE sec_installer;
