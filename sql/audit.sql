@@ -40,6 +40,20 @@ SELECT * FROM pg_temp.findings() WHERE tbl IN ('open_tbl', 'pol_off', 'no_pol') 
 REVOKE ALL ON aud.open_tbl FROM anon;
 DROP TABLE aud.open_tbl;
 
+-- A guarded table with no permissive policy still shows nobody any row: its
+-- guards (restrictive) only narrow what permissive policies grant.  So is a
+-- table with a restrictive policy of its own only.
+CREATE TABLE aud.guarded_empty (id int);
+ALTER TABLE aud.guarded_empty ENABLE ROW LEVEL SECURITY;
+SELECT oauth_rls.guard('aud.guarded_empty');
+CREATE TABLE aud.only_restrictive (id int);
+ALTER TABLE aud.only_restrictive ENABLE ROW LEVEL SECURITY;
+CREATE POLICY narrow ON aud.only_restrictive AS RESTRICTIVE TO authenticated USING (oauth_rls.is_first_party());
+SELECT table_name, code, message FROM oauth_rls.audit('{aud}')
+ WHERE table_name IN ('guarded_empty', 'only_restrictive') AND code = 'RLS_NO_POLICY' ORDER BY 1;
+SELECT oauth_rls.unguard('aud.guarded_empty');
+DROP TABLE aud.guarded_empty, aud.only_restrictive;
+
 ---------------------------------------------------------------------------
 -- PER_ROW_CALL: one restrictive policy per spelling, so that nothing else is
 -- reported on this table (it is not granted to the API roles).
@@ -72,7 +86,10 @@ CREATE POLICY n_row_arg ON aud.notes AS RESTRICTIVE USING (oauth_rls.tier_of(bod
 SELECT f.policy, f.command, f.code, a.message FROM oauth_rls.audit('{aud}') a
   JOIN pg_temp.findings('notes') f ON f.policy = a.policy_name AND f.code = a.code
  ORDER BY 1, 3;
--- The fix wraps each call; its DDL is exact SQL, and afterwards nothing is left.
+-- The fix replaces auth.uid() by oauth_rls.user_id() (no subquery); its DDL is
+-- exact SQL, and afterwards only the calls without an oauth_rls equivalent
+-- (current_setting(), auth.role()) are left, without a fix. oauth_rls's own
+-- functions (n_ours) keep their answer per statement and are not reported.
 SELECT policy_name, fix_ddl FROM oauth_rls.audit('{aud}') WHERE table_name = 'notes' ORDER BY 1;
 SELECT DISTINCT fix_ddl FROM oauth_rls.audit('{aud}') WHERE table_name = 'notes' \gexec
 SELECT * FROM pg_temp.findings('notes');
