@@ -17,8 +17,8 @@ CREATE FUNCTION mem.id(prefix text, i int) RETURNS text LANGUAGE sql IMMUTABLE
 INSERT INTO oauth_rls.clients (client_id, name, tier)
   SELECT mem.id('c0000000', i), 'app ' || i, (ARRAY['first_party', 'third_party', 'blocked'])[i % 3 + 1]::oauth_rls.tier
   FROM generate_series(0, 49) i;
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types)
-  SELECT mem.id('c0000000', i)::uuid, 'dynamic', 'https://x.example/cb', 'authorization_code' FROM generate_series(0, 59) i;
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types)
+  SELECT mem.id('c0000000', i)::uuid, 'client_secret_basic', 'dynamic', 'https://x.example/cb', 'authorization_code' FROM generate_series(0, 59) i;
 INSERT INTO auth.users (id) SELECT mem.id('a0000000', i)::uuid FROM generate_series(0, 999) i;
 -- Auth records the client of every OAuth session: user u's is client u % 60's.
 INSERT INTO auth.sessions (id, user_id, oauth_client_id)

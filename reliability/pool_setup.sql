@@ -47,8 +47,8 @@ FROM generate_series(1, 3) k, generate_series(0, 6) i;
 -- Auth's side: users, their live sessions, the OAuth clients
 INSERT INTO auth.users (id, aud, role, email)
   SELECT rel.uid(u), 'authenticated', 'authenticated', 'u' || u || '@example.com' FROM generate_series(1, 200) u;
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types, client_name)
-  SELECT DISTINCT rel.client(u, k)::uuid, 'dynamic'::auth.oauth_registration_type, 'https://x.example/cb', 'authorization_code', 'c'
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types, client_name)
+  SELECT DISTINCT rel.client(u, k)::uuid, 'client_secret_basic', 'dynamic'::auth.oauth_registration_type, 'https://x.example/cb', 'authorization_code', 'c'
   FROM generate_series(1, 200) u, generate_series(1, 4) k;
 INSERT INTO auth.sessions (id, user_id, oauth_client_id, created_at)
   SELECT rel.sid(u, k), rel.uid(u), rel.client(u, k)::uuid, now() FROM generate_series(1, 200) u, generate_series(0, 5) k;

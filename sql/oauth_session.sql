@@ -10,11 +10,11 @@ SET client_min_messages = warning;
 INSERT INTO auth.users (id, email) VALUES
   ('aaaaaaaa-0000-4000-8000-0000000000a1', 'a@example.com'),
   ('bbbbbbbb-0000-4000-8000-0000000000b1', 'b@example.com');
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types) VALUES
-  ('c1000000-0000-4000-8000-0000000000e1', 'manual', 'https://app.example.com/cb', 'authorization_code'),
-  ('c3000000-0000-4000-8000-0000000000e3', 'dynamic', 'https://partner.example.com/cb', 'authorization_code'),
-  ('cb000000-0000-4000-8000-0000000000eb', 'dynamic', 'https://scraper.example.com/cb', 'authorization_code'),
-  ('c0000000-0000-4000-8000-0000000000e0', 'dynamic', 'https://unknown.example.com/cb', 'authorization_code');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types) VALUES
+  ('c1000000-0000-4000-8000-0000000000e1', 'client_secret_basic', 'manual', 'https://app.example.com/cb', 'authorization_code'),
+  ('c3000000-0000-4000-8000-0000000000e3', 'client_secret_basic', 'dynamic', 'https://partner.example.com/cb', 'authorization_code'),
+  ('cb000000-0000-4000-8000-0000000000eb', 'client_secret_basic', 'dynamic', 'https://scraper.example.com/cb', 'authorization_code'),
+  ('c0000000-0000-4000-8000-0000000000e0', 'client_secret_basic', 'dynamic', 'https://unknown.example.com/cb', 'authorization_code');
 INSERT INTO oauth_rls.clients (client_id, name, tier, audience, extra_claims) VALUES
   ('c1000000-0000-4000-8000-0000000000e1', 'Web app', 'first_party', NULL, '{}'),
   ('c3000000-0000-4000-8000-0000000000e3', 'Partner', 'third_party', 'https://api.partner.example',

@@ -201,6 +201,12 @@ GRANT USAGE ON SCHEMA shadow_rw TO authenticated;
 GRANT SELECT ON shadow_rw.notes TO authenticated;
 CREATE POLICY owner ON shadow_rw.notes TO authenticated USING (oauth_rls.user_id() = user_id);
 
+-- Everything above is what postgres, not a superuser but the owner of its
+-- database (and so of public), may do on Supabase.  What follows is driven by
+-- the bootstrap superuser, whose rights a planted object would run with.
+\c - supabase_admin
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 -- From here on, evil comes first, even before pg_catalog.
 SET search_path = evil, pg_catalog, public;
 SELECT pg_catalog.current_setting('search_path') AS search_path;

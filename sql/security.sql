@@ -28,9 +28,19 @@ SELECT oauth_rls.guard('public.sec_replica_drop', enable_rls => true);
 SELECT oauth_rls.set_access('public.sec_replica_drop', 'third_party', '{select}');
 SELECT 'public.sec_replica_drop'::regclass::oid AS dropped_oid \gset
 SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'oauth_rls_forget_dropped_tables';
+-- Only a superuser may set session_replication_role here (on Supabase,
+-- supautils lets postgres set it): supabase_admin sets it, and postgres drops
+-- the table in that mode, in the same session (SET SESSION AUTHORIZATION).
+-- The rest of the file stays in this session, acting as postgres.
+\c - supabase_admin
+SET client_min_messages = warning;
 SET session_replication_role = replica;
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
 DROP TABLE public.sec_replica_drop;
+RESET SESSION AUTHORIZATION;
 RESET session_replication_role;
+SET SESSION AUTHORIZATION postgres;
 SELECT (SELECT count(*) FROM oauth_rls.access_matrix WHERE tbl::oid = :dropped_oid) AS matrix_rows,
        (SELECT count(*) FROM oauth_rls.guarded_tables WHERE tbl::oid = :dropped_oid) AS guard_rows;
 RESET client_min_messages;
@@ -45,6 +55,8 @@ SELECT p.parname, a.privilege_type, a.grantee = e.extowner AS to_owner, a.is_gra
  ORDER BY 1;
 SELECT name, context FROM pg_settings WHERE name LIKE 'oauth\_rls.%' ORDER BY 1;
 CREATE ROLE sec_nobody LOGIN;
+-- (postgres, not a superuser, may SET ROLE only to roles it belongs to)
+GRANT sec_nobody TO postgres;
 -- Every way a session may change a setting, for each of them: the ways that
 -- were not refused with 42501 (none), and how many were.
 CREATE FUNCTION public.sec_try_settings() RETURNS text
@@ -89,8 +101,7 @@ SET ROLE sec_nobody;
 SELECT current_user, public.sec_try_settings();
 RESET ROLE;
 SELECT setting FROM pg_settings WHERE name = 'oauth_rls.enforce_revocation';
--- The owner (here a superuser) may; the scripts/test install checks cover an
--- owner that is not a superuser.
+-- The owner (postgres, not a superuser: the install granted it SET) may.
 SELECT public.sec_try_settings() LIKE '0 refused%' AS owner_may;
 DO $$
 DECLARE
