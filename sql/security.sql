@@ -130,8 +130,13 @@ DROP ROLE sec_nobody;
 -- trusted install (not a superuser) may read the log, delete entries and
 -- mark them reverted, never write what is restored; a row forged by a
 -- superuser makes revert_rewrite() refuse instead of running it.
+-- (supabase_admin makes the role and the database, and is the superuser below.)
+\c - supabase_admin
+SET client_min_messages = warning;
 CREATE ROLE sec_installer LOGIN CREATEROLE;
-CREATE DATABASE sec_trusted OWNER sec_installer TEMPLATE template0;
+CREATE DATABASE sec_trusted OWNER sec_installer;  -- from template1: Supabase's stand-in
+\c sec_trusted supabase_admin
+GRANT USAGE ON SCHEMA auth TO sec_installer;  -- for auth.uid(), as postgres has it
 \c sec_trusted sec_installer
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
@@ -139,7 +144,7 @@ CREATE EXTENSION oauth_rls;
 CREATE TABLE public.victim (id int, user_id uuid);
 ALTER TABLE public.victim ENABLE ROW LEVEL SECURITY;
 GRANT SELECT ON public.victim TO authenticated;
-CREATE POLICY own ON public.victim FOR SELECT TO authenticated USING (oauth_rls.user_id() = user_id);
+CREATE POLICY own ON public.victim FOR SELECT TO authenticated USING (auth.uid() = user_id);
 SELECT * FROM oauth_rls.apply_rewrite('{public}');
 SELECT id AS entry, original_using FROM oauth_rls.rewrite_log WHERE kind = 'policy' \gset
 SELECT kind, original_using, applied_using FROM oauth_rls.rewrite_log ORDER BY id;
@@ -151,7 +156,7 @@ UPDATE oauth_rls.rewrite_log
 GRANT INSERT, UPDATE ON oauth_rls.rewrite_log TO authenticated;
 SELECT has_table_privilege('authenticated', 'oauth_rls.rewrite_log', 'INSERT') AS authenticated_may_insert;
 -- So a superuser's revert restores what the rewrite replaced, and no more.
-\c - postgres
+\c - supabase_admin
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 SELECT * FROM oauth_rls.revert_rewrite('{public}');
@@ -173,7 +178,7 @@ SELECT oauth_rls._rewrite_log_applied(:entry);
 UPDATE oauth_rls.rewrite_log SET reverted_at = now() WHERE id = :entry;
 UPDATE oauth_rls.rewrite_log SET reverted_at = NULL WHERE id = :entry;
 -- A superuser forges entries: revert_rewrite() refuses them and runs nothing.
-\c - postgres
+\c - supabase_admin
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 UPDATE oauth_rls.rewrite_log
@@ -196,7 +201,7 @@ SELECT to_regclass('public.not_theirs') IS NOT NULL AS not_theirs_kept,
 SELECT * FROM oauth_rls.revert_rewrite('{public}');
 SELECT pg_get_expr(polqual, polrelid) AS victim_policy FROM pg_policy
  WHERE polrelid = 'public.victim'::regclass AND polname = 'own';
-\c contrib_regression postgres
+\c contrib_regression supabase_admin
 DROP DATABASE sec_trusted;
 DROP OWNED BY sec_installer;
 DROP ROLE sec_installer;
