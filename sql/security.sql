@@ -130,13 +130,10 @@ DROP ROLE sec_nobody;
 -- trusted install (not a superuser) may read the log, delete entries and
 -- mark them reverted, never write what is restored; a row forged by a
 -- superuser makes revert_rewrite() refuse instead of running it.
--- (supabase_admin makes the role and the database, and is the superuser below.)
+-- (The superuser of this section is supabase_admin; postgres is not one.)
 \c - supabase_admin
-SET client_min_messages = warning;
 CREATE ROLE sec_installer LOGIN CREATEROLE;
-CREATE DATABASE sec_trusted OWNER sec_installer;  -- from template1: Supabase's stand-in
-\c sec_trusted supabase_admin
-GRANT USAGE ON SCHEMA auth TO sec_installer;  -- for auth.uid(), as postgres has it
+CREATE DATABASE sec_trusted OWNER sec_installer TEMPLATE template0;
 \c sec_trusted sec_installer
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
@@ -144,6 +141,11 @@ CREATE EXTENSION oauth_rls;
 CREATE TABLE public.victim (id int, user_id uuid);
 ALTER TABLE public.victim ENABLE ROW LEVEL SECURITY;
 GRANT SELECT ON public.victim TO authenticated;
+-- A per-row auth.uid() the rewrite replaces (oauth_rls's own functions are
+-- not rewritten); this database comes from template0, so a minimal auth.uid().
+CREATE SCHEMA auth;
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE
+  AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
 CREATE POLICY own ON public.victim FOR SELECT TO authenticated USING (auth.uid() = user_id);
 SELECT * FROM oauth_rls.apply_rewrite('{public}');
 SELECT id AS entry, original_using FROM oauth_rls.rewrite_log WHERE kind = 'policy' \gset
