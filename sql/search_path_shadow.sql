@@ -193,6 +193,9 @@ CREATE POLICY owner ON shadow.notes TO authenticated USING (oauth_rls.user_id() 
 INSERT INTO shadow.notes VALUES (1, '8d1c8a7e-0000-4000-8000-000000000001');
 CREATE TABLE shadow.dropped (id int);
 CREATE TABLE shadow.other (id int);
+-- Something for the rewrite to do (a hand-written client_id read becomes
+-- oauth_rls.client_id()), with oauth_rls's functions only.
+CREATE POLICY hand_written ON shadow.other TO authenticated USING ((oauth_rls.claims() ->> 'client_id') IS NULL);
 
 -- From here on, evil comes first, even before pg_catalog.
 SET search_path = evil, pg_catalog, public;

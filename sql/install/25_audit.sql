@@ -21,6 +21,19 @@ $$
            oauth_rls}'::name[]
 $$;
 
+-- The public buckets of Supabase Storage (none without it).  Read by name
+-- at run time, so that the audit works where storage.buckets does not exist.
+CREATE FUNCTION oauth_rls._public_buckets() RETURNS SETOF text
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+  IF to_regclass('storage.buckets') IS NOT NULL
+     AND has_table_privilege('storage.buckets', 'SELECT') THEN
+    RETURN QUERY EXECUTE 'SELECT b.id::text FROM storage.buckets b WHERE b.public ORDER BY 1';
+  END IF;
+END
+$$;
+
 -- The CREATE POLICY statement that makes a policy again, as it is now.
 CREATE FUNCTION oauth_rls._policy_ddl(policy oid) RETURNS text
   LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS
@@ -264,7 +277,7 @@ dependency AS (
     FROM user_pol p
    CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
     JOIN tier_commands a ON a.oid = p.polrelid AND c.cmd = ANY (a.commands)
-   CROSS JOIN LATERAL unnest(p.reads_tables) AS r(relid)
+   CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(p.reads_tables || p.helper_tables) AS x) AS r(relid)
     JOIN tier_commands u ON u.oid = r.relid AND u.tier = a.tier AND u.oid <> p.polrelid
    WHERE p.polpermissive AND NOT 'select' = ANY (u.commands)
 ),
@@ -304,6 +317,48 @@ recursion AS (
     JOIN pol_cmd s ON s.relid = w.node AND s.cmd = 'select' AND s.has_sublink
    WHERE w.node = ANY (w.path)
    GROUP BY w.start
+),
+helper_fn AS (
+  -- The functions of the user's that policies call (helpers), and which
+  -- policies call them.
+  SELECT h.oid, string_agg(DISTINCT format('%I on %s', p.polname, p.qname), ', ') AS used_by
+    FROM pol p CROSS JOIN LATERAL unnest(p.helpers) AS h(oid)
+   GROUP BY h.oid
+),
+fn AS (
+  -- Functions of the audited schemas the API roles may use, with who may
+  -- execute them (PostgREST exposes them as /rest/v1/rpc/<name>).
+  SELECT f.oid, n.nspname, f.proname, f.prosecdef,
+         format('%I.%I(%s)', n.nspname, f.proname, pg_get_function_identity_arguments(f.oid)) AS signature,
+         ARRAY(SELECT a.rolname::text FROM api_role a
+                WHERE has_schema_privilege(a.oid, n.oid, 'USAGE')
+                  AND has_function_privilege(a.oid, f.oid, 'EXECUTE') ORDER BY 1) AS executors
+    FROM pg_proc f
+    JOIN pg_namespace n ON n.oid = f.pronamespace
+   WHERE f.prosecdef AND f.prokind = 'f'
+     AND CASE WHEN schemas IS NULL
+              THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
+              ELSE n.nspname = ANY (schemas) END
+     AND (SELECT count(*) FROM pg_depend d
+           WHERE d.classid = 'pg_proc'::regclass AND d.objid = f.oid AND d.deptype = 'e') = 0
+     AND NOT plan_only
+),
+bucket AS (
+  -- Public buckets whose objects anyone may list: a permissive SELECT policy
+  -- on storage.objects for anon, authenticated or PUBLIC that lets every
+  -- row of the bucket through (no condition, always true, or bucket_id =
+  -- '<bucket>' alone).  Only where storage is audited.
+  SELECT b.id, string_agg(p.polname, ', ' ORDER BY p.polname) AS policies
+    FROM oauth_rls._public_buckets() AS b(id)
+    JOIN pg_policy p ON p.polrelid = to_regclass('storage.objects')
+                    AND p.polpermissive AND p.polcmd IN ('r', '*')
+                    AND (0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT a.oid FROM api_role a))
+   WHERE (schemas IS NULL OR 'storage' = ANY (schemas)) AND NOT plan_only
+     AND (p.polqual IS NULL
+          OR (SELECT f.using_true FROM oauth_rls._policy_facts(p.polqual, NULL) f)
+          OR pg_get_expr(p.polqual, p.polrelid)
+             ~ ('^\(*bucket_id = ' || replace(quote_literal(b.id), '\', '\\') || '(::text)?\)*$'))
+   GROUP BY b.id
 ),
 findings AS (
   SELECT t.oid AS relid, t.nspname, t.relname, NULL::name AS polname, NULL::text AS cmd, t.readers AS roles,
@@ -394,9 +449,14 @@ findings AS (
    WHERE p.jwt_client_tests > 0
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'error', 'USER_METADATA',
-         format('Policy %I on %s decides from user_metadata, which every user can change for '
+         format('Policy %I on %s decides from user_metadata%s, which every user can change for '
                 'themselves: use app_metadata (only the server writes it) or a table.',
-                p.polname, p.qname),
+                p.polname, p.qname,
+                CASE WHEN cardinality(p.helpers) > 0
+                  THEN ' (itself or through the functions it calls: ' ||
+                       array_to_string(ARRAY(SELECT h::regprocedure::text FROM unnest(p.helpers) AS h
+                                              ORDER BY 1), ', ') || ')'
+                  ELSE '' END),
          NULL
     FROM pol p
    WHERE p.user_metadata AND NOT plan_only
@@ -479,6 +539,61 @@ findings AS (
     JOIN tbl t ON t.oid = r.start
     LEFT JOIN pol_cmd s ON s.relid = r.start AND s.cmd = r.cmds[1]
    WHERE NOT plan_only
+  UNION ALL
+  SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'info', 'HELPER_UNREAD',
+         format('Policy %I on %s calls %s, which the audit could read only in part (plpgsql: the '
+                'functions it calls and the tables it names, not what it decides; or a body it could '
+                'not analyse): what they read from the request may be missing from this audit.',
+                p.polname, p.qname,
+                array_to_string(ARRAY(SELECT h::regprocedure::text FROM unnest(p.helpers_unread) AS h
+                                       ORDER BY 1), ', ')),
+         NULL
+    FROM user_pol p
+   WHERE cardinality(p.helpers_unread) > 0 AND NOT plan_only
+  UNION ALL
+  SELECT NULL, n.nspname, f.proname, NULL, NULL, NULL, 'warning', 'FUNCTION_SEARCH_PATH_MUTABLE',
+         format('Function %s, which policies call (%s), has no search_path of its own: the names in it '
+                'resolve through the caller''s search_path, which the caller may choose (a table or '
+                'function of the same name earlier on the path is used instead).',
+                h.oid::regprocedure, h.used_by),
+         format('ALTER FUNCTION %s SET search_path = public, extensions, pg_temp;', h.oid::regprocedure)
+    FROM helper_fn h
+    JOIN pg_proc f ON f.oid = h.oid
+    JOIN pg_namespace n ON n.oid = f.pronamespace
+   WHERE NOT EXISTS (SELECT 1 FROM unnest(f.proconfig) AS c WHERE c LIKE 'search\_path=%')
+     -- A BEGIN ATOMIC body is bound to its objects when it is created.
+     AND f.prosqlbody IS NULL
+     AND NOT plan_only
+  UNION ALL
+  SELECT NULL, f.nspname, f.proname, NULL, NULL, f.executors, 'warning', 'SECURITY_DEFINER_EXPOSED',
+         format('SECURITY DEFINER function %s runs with its owner''s rights, past row level security, and '
+                '%s may call it directly (/rest/v1/rpc/%s)%s. Move it to a schema the API does not expose, '
+                'or revoke EXECUTE from the API roles if no policy needs it.',
+                f.signature, array_to_string(f.executors, ' and '), f.proname,
+                CASE WHEN h.oid IS NOT NULL THEN format('; policies call it (%s), so they need it to stay '
+                                                        'executable', h.used_by) ELSE '' END),
+         CASE WHEN h.oid IS NULL
+              THEN format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, anon, authenticated;', f.signature) END
+    FROM fn f
+    LEFT JOIN helper_fn h ON h.oid = f.oid
+   WHERE cardinality(f.executors) > 0
+  UNION ALL
+  SELECT NULL, 'storage'::name, b.id::name, NULL, 'select', NULL, 'warning', 'STORAGE_BUCKET_PUBLIC_LISTABLE',
+         format('Bucket %L is public, and policies on storage.objects (%s) let anyone list its objects. '
+                'A public bucket serves each object by its URL without any policy: listing lets '
+                'everyone enumerate them.', b.id, b.policies),
+         CASE WHEN b.policies NOT LIKE '%,%'
+              THEN format('DROP POLICY %I ON storage.objects;', b.policies) END
+    FROM bucket b
+  UNION ALL
+  SELECT NULL, n.nspname, e.extname, NULL, NULL, NULL, 'warning', 'EXTENSION_IN_PUBLIC',
+         format('Extension %s is installed in schema public: its functions and tables sit in the schema '
+                'the API exposes, and are found through every search_path that has public.', e.extname),
+         CASE WHEN e.extrelocatable AND to_regnamespace('extensions') IS NOT NULL
+              THEN format('ALTER EXTENSION %I SET SCHEMA extensions;', e.extname) END
+    FROM pg_extension e
+    JOIN pg_namespace n ON n.oid = e.extnamespace
+   WHERE n.nspname = 'public' AND (schemas IS NULL OR 'public' = ANY (schemas)) AND NOT plan_only
   UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'warning', 'MATRIX_UNGUARDED',
          format('The access matrix has entries for %s (%s), but the table is not guarded, so '
@@ -779,6 +894,7 @@ REVOKE ALL ON FUNCTION
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
+  oauth_rls._public_buckets(),
   oauth_rls._audit(text[], boolean),
   oauth_rls.audit(text[]),
   oauth_rls._rewrite_plan(text[]),
@@ -792,6 +908,7 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
+  oauth_rls._public_buckets(),
   oauth_rls._audit(text[], boolean),
   oauth_rls.audit(text[]),
   oauth_rls._rewrite_plan(text[]),
