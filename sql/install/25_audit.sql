@@ -68,51 +68,76 @@ CREATE FUNCTION oauth_rls._audit(schemas text[], plan_only boolean)
   -- them in a nested loop (quadratic: 2,000 tables took seconds): only hash
   -- and merge joins here, so the audit stays linear in the policies it reads.
   -- The per-policy function calls (LATERAL) remain loops, one call per row.
-  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
-  SET enable_nestloop = off AS
+  -- plpgsql, with one generic plan: planning this query takes longer than
+  -- running it on a large schema, and a SQL function would plan it again at
+  -- every call; now a session plans it once.
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
+  SET enable_nestloop = off SET plan_cache_mode = force_generic_plan AS
 $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH RECURSIVE api_role AS (
   -- The roles PostgREST switches to for users and their OAuth clients.
   SELECT r.oid, r.rolname FROM pg_roles r WHERE r.rolname IN ('anon', 'authenticated')
 ),
+api_oid AS (
+  -- The two API roles' oids (NULL where a role does not exist: the privilege
+  -- functions then answer NULL, which counts as no).
+  SELECT (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'anon') AS anon,
+         (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'authenticated') AS authenticated
+),
+ext_member AS (
+  -- Relations and functions an extension owns: they are the extension's
+  -- business.  Read from the extensions' side of pg_depend (an index), once.
+  SELECT d.classid, d.objid FROM pg_depend d
+   WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+),
+rel_base AS (
+  SELECT c.oid, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions, n.oid AS nsp,
+         n.nspname, a.anon, a.authenticated,
+         -- Column grants (rare) let a role read through RLS too.  (A count,
+         -- so that it stays an index probe per table, never a scan of every
+         -- column of the database.)
+         (SELECT count(*) FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
+             AND ca.attacl IS NOT NULL) > 0 AS column_acl
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   CROSS JOIN api_oid a
+   WHERE c.relkind IN ('r', 'p', 'v', 'm')
+     AND CASE WHEN schemas IS NULL
+              THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
+              ELSE n.nspname = ANY (schemas) END
+     AND c.oid NOT IN (SELECT e.objid FROM ext_member e WHERE e.classid = 'pg_class'::regclass)
+),
 rel AS MATERIALIZED (
   -- Tables, views and materialized views of the audited schemas, with the API
-  -- roles that can reach them.  (What is read per relation is read by index,
-  -- in subqueries and LATERAL (... OFFSET 0): the cost follows the audited
-  -- schemas, not the size of the catalogs.)
+  -- roles that can reach them: the role may use the schema and holds a table
+  -- or column privilege.  (What is read per relation is read by index or in
+  -- one pass: the cost follows the audited schemas, not the catalogs.)
   SELECT c.oid, c.nspname, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions,
          format('%I.%I', c.nspname, c.relname) AS qname,
-         -- Reachable: the role may use the schema and holds a table or
-         -- column privilege (a column grant is enough to read through RLS).
-         ARRAY(SELECT a.rolname::text FROM api_role a
-                WHERE has_schema_privilege(a.oid, c.nsp, 'USAGE')
-                  AND (has_table_privilege(a.oid, c.oid, 'SELECT')
-                       OR (EXISTS (SELECT 1 FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
-                                       AND ca.attacl IS NOT NULL)
-                           AND has_any_column_privilege(a.oid, c.oid, 'SELECT')))
-                ORDER BY a.rolname) AS readers,
-         ARRAY(SELECT a.rolname::text FROM api_role a
-                WHERE has_schema_privilege(a.oid, c.nsp, 'USAGE')
-                  AND (has_table_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
-                       OR (EXISTS (SELECT 1 FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
-                                       AND ca.attacl IS NOT NULL)
-                           AND has_any_column_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE')))
-                ORDER BY a.rolname) AS reachers
-    FROM (SELECT c.oid, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions, n.oid AS nsp,
-                 n.nspname
-            FROM pg_class c
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE c.relkind IN ('r', 'p', 'v', 'm')
-             AND CASE WHEN schemas IS NULL
-                      THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
-                      ELSE n.nspname = ANY (schemas) END
-          OFFSET 0) c
-     -- Relations an extension owns are the extension's business.  (A scalar
-     -- subquery on the audited relations only: an index probe each, where
-     -- NOT EXISTS would become a join reading every relation's dependencies.)
-   WHERE (SELECT count(*) FROM pg_depend d
-           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.objsubid = 0
-             AND d.deptype = 'e') = 0
+         array_remove(ARRAY[
+           CASE WHEN has_schema_privilege(c.anon, c.nsp, 'USAGE')
+                     AND (has_table_privilege(c.anon, c.oid, 'SELECT')
+                          OR (c.column_acl AND has_any_column_privilege(c.anon, c.oid, 'SELECT')))
+                THEN 'anon' END,
+           CASE WHEN has_schema_privilege(c.authenticated, c.nsp, 'USAGE')
+                     AND (has_table_privilege(c.authenticated, c.oid, 'SELECT')
+                          OR (c.column_acl AND has_any_column_privilege(c.authenticated, c.oid, 'SELECT')))
+                THEN 'authenticated' END], NULL) AS readers,
+         array_remove(ARRAY[
+           CASE WHEN has_schema_privilege(c.anon, c.nsp, 'USAGE')
+                     AND (has_table_privilege(c.anon, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
+                          OR (c.column_acl
+                              AND has_any_column_privilege(c.anon, c.oid, 'SELECT,INSERT,UPDATE')))
+                THEN 'anon' END,
+           CASE WHEN has_schema_privilege(c.authenticated, c.nsp, 'USAGE')
+                     AND (has_table_privilege(c.authenticated, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
+                          OR (c.column_acl
+                              AND has_any_column_privilege(c.authenticated, c.oid, 'SELECT,INSERT,UPDATE')))
+                THEN 'authenticated' END], NULL) AS reachers
+    FROM rel_base c
 ),
 tbl AS MATERIALIZED (
   SELECT r.oid, r.nspname, r.relname, r.relrowsecurity, r.qname, r.readers, r.reachers,
@@ -126,7 +151,9 @@ role_set AS MATERIALIZED (
   SELECT s.polroles,
          ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
                  FROM unnest(s.polroles) AS r ORDER BY 1) AS role_names
-    FROM (SELECT DISTINCT p.polroles FROM tbl t CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.polrelid = t.oid OFFSET 0) p) s
+    FROM (SELECT DISTINCT p.polroles
+            FROM tbl t CROSS JOIN LATERAL (SELECT p.polroles FROM pg_policy p
+                                            WHERE p.polrelid = t.oid OFFSET 0) p) s
 ),
 pol AS MATERIALIZED (
   SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles,
@@ -147,19 +174,23 @@ pol AS MATERIALIZED (
     JOIN role_set rn ON rn.polroles = p.polroles
     CROSS JOIN LATERAL oauth_rls._policy_facts(p.polqual, p.polwithcheck) f
 ),
-user_pol AS (
+user_pol AS NOT MATERIALIZED (
   SELECT * FROM pol WHERE NOT guard_named
 ),
 tstat AS MATERIALIZED (
-  -- Per table, what its policies add up to (joined by hash, not re-scanned).
+  -- Per table, what its policies add up to (grouped by the table's oid
+  -- alone, then joined by hash).
   SELECT t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded,
-         count(p.oid) AS policies,
-         count(p.oid) FILTER (WHERE p.polpermissive) AS permissive_policies,
-         string_agg(p.polname, ', ' ORDER BY p.polname) AS policy_names,
-         coalesce(bool_or(p.client_aware), false) AS client_aware,
-         coalesce(array_agg(p.polname::text) FILTER (WHERE p.guard_named), '{}') AS guard_policies
-    FROM tbl t LEFT JOIN pol p ON p.polrelid = t.oid
-   GROUP BY t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded
+         coalesce(a.policies, 0) AS policies, coalesce(a.permissive_policies, 0) AS permissive_policies,
+         a.policy_names, coalesce(a.client_aware, false) AS client_aware,
+         coalesce(a.guard_policies, '{}') AS guard_policies
+    FROM tbl t
+    LEFT JOIN (SELECT p.polrelid, count(*) AS policies,
+                      count(*) FILTER (WHERE p.polpermissive) AS permissive_policies,
+                      string_agg(p.polname, ', ' ORDER BY p.polname) AS policy_names,
+                      bool_or(p.client_aware) AS client_aware,
+                      coalesce(array_agg(p.polname::text) FILTER (WHERE p.guard_named), '{}') AS guard_policies
+                 FROM pol p GROUP BY p.polrelid) a ON a.polrelid = t.oid
 ),
 api_cmd AS MATERIALIZED (
   -- For each table that is not guarded, each API role and each command the
@@ -292,6 +323,8 @@ pol_cmd AS (
     FROM pol p
    CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN 'r' THEN '{select,update,delete}'::text[] ELSE p.cmds END) AS c(cmd)
     LEFT JOIN LATERAL unnest(p.reads_tables) AS r(relid) ON true
+   -- Only policies with a subquery start or continue a cycle.
+   WHERE p.has_sublink
    GROUP BY p.polrelid, c.cmd
 ),
 walk (start, cmd, node, path) AS (
@@ -323,6 +356,7 @@ helper_fn AS (
   -- policies call them.
   SELECT h.oid, string_agg(DISTINCT format('%I on %s', p.polname, p.qname), ', ') AS used_by
     FROM pol p CROSS JOIN LATERAL unnest(p.helpers) AS h(oid)
+   WHERE cardinality(p.helpers) > 0
    GROUP BY h.oid
 ),
 fn AS (
@@ -339,8 +373,7 @@ fn AS (
      AND CASE WHEN schemas IS NULL
               THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
               ELSE n.nspname = ANY (schemas) END
-     AND (SELECT count(*) FROM pg_depend d
-           WHERE d.classid = 'pg_proc'::regclass AND d.objid = f.oid AND d.deptype = 'e') = 0
+     AND f.oid NOT IN (SELECT e.objid FROM ext_member e WHERE e.classid = 'pg_proc'::regclass)
      AND NOT plan_only
 ),
 bucket AS (
@@ -619,7 +652,8 @@ SELECT f.relid, f.nspname, f.relname, f.polname, f.cmd, f.roles, f.severity, f.c
   FROM findings f
   LEFT JOIN rewrite r ON f.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID') AND r.polrelid = f.relid
                      AND r.polname = f.polname
-  LEFT JOIN unaware u ON f.code = 'NOT_CLIENT_AWARE' AND u.oid = f.relid
+  LEFT JOIN unaware u ON f.code = 'NOT_CLIENT_AWARE' AND u.oid = f.relid;
+END
 $$;
 
 CREATE FUNCTION oauth_rls.audit(schemas text[] DEFAULT '{public}')
