@@ -10,11 +10,11 @@ SET client_min_messages = warning;
 INSERT INTO auth.users (id, email) VALUES
   ('aaaaaaaa-0000-4000-8000-0000000000a1', 'a@example.com'),
   ('bbbbbbbb-0000-4000-8000-0000000000b1', 'b@example.com');
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types) VALUES
-  ('c1000000-0000-4000-8000-0000000000e1', 'manual', 'https://app.example.com/cb', 'authorization_code'),
-  ('c3000000-0000-4000-8000-0000000000e3', 'dynamic', 'https://partner.example.com/cb', 'authorization_code'),
-  ('cb000000-0000-4000-8000-0000000000eb', 'dynamic', 'https://scraper.example.com/cb', 'authorization_code'),
-  ('c0000000-0000-4000-8000-0000000000e0', 'dynamic', 'https://unknown.example.com/cb', 'authorization_code');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types) VALUES
+  ('c1000000-0000-4000-8000-0000000000e1', 'client_secret_basic', 'manual', 'https://app.example.com/cb', 'authorization_code'),
+  ('c3000000-0000-4000-8000-0000000000e3', 'client_secret_basic', 'dynamic', 'https://partner.example.com/cb', 'authorization_code'),
+  ('cb000000-0000-4000-8000-0000000000eb', 'client_secret_basic', 'dynamic', 'https://scraper.example.com/cb', 'authorization_code'),
+  ('c0000000-0000-4000-8000-0000000000e0', 'client_secret_basic', 'dynamic', 'https://unknown.example.com/cb', 'authorization_code');
 INSERT INTO oauth_rls.clients (client_id, name, tier, audience, extra_claims) VALUES
   ('c1000000-0000-4000-8000-0000000000e1', 'Web app', 'first_party', NULL, '{}'),
   ('c3000000-0000-4000-8000-0000000000e3', 'Partner', 'third_party', 'https://api.partner.example',
@@ -133,9 +133,8 @@ SELECT * FROM pg_temp.seen();
 -- The user's own session with a scope claim added by hand.
 SELECT pg_temp.token('5e550000-0000-4000-8000-0000000000d0', NULL, 'openid');
 SELECT * FROM pg_temp.seen();
--- oauth_rls.unregistered_client_tier decides, as for any unknown client
--- (the owner's setting: API roles may not change it).
-RESET ROLE;
+-- oauth_rls.unregistered_client_tier decides, as for any unknown client.
+RESET ROLE;  -- the setting is the owner's (only roles granted SET may change it)
 SET oauth_rls.unregistered_client_tier = blocked;
 SET ROLE authenticated;
 SELECT * FROM pg_temp.seen();
@@ -267,7 +266,7 @@ SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000e0', '{"scop
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000d0'));
 -- A scope but no client and no OAuth session: an unknown client's token.
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-00000000dead', '{"scope": "openid"}'));
-RESET ROLE;
+RESET ROLE;  -- the setting is the owner's (only roles granted SET may change it)
 SET oauth_rls.unregistered_client_tier = blocked;
 SET ROLE supabase_auth_admin;
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-00000000dead', '{"scope": "openid"}'));

@@ -26,10 +26,10 @@ INSERT INTO auth.users (id, email, role, aud) VALUES
   ('a0000000-0000-4000-8000-00000000000a', 'alice@example.com', 'authenticated', 'authenticated'),
   ('b0000000-0000-4000-8000-00000000000b', 'bob@example.com', 'authenticated', 'authenticated'),
   ('c0000000-0000-4000-8000-00000000000c', 'carol@example.com', 'authenticated', 'authenticated');
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types, client_name) VALUES
-  ('f1000000-0000-4000-8000-000000000001', 'manual', 'https://app.example.com/cb', 'authorization_code', 'Our mobile app'),
-  ('f2000000-0000-4000-8000-000000000002', 'dynamic', 'https://agent.example.net/cb', 'authorization_code', 'Some MCP agent'),
-  ('f3000000-0000-4000-8000-000000000003', 'dynamic', 'https://scraper.example.org/cb', 'authorization_code', 'Scraper');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types, client_name) VALUES
+  ('f1000000-0000-4000-8000-000000000001', 'client_secret_basic', 'manual', 'https://app.example.com/cb', 'authorization_code', 'Our mobile app'),
+  ('f2000000-0000-4000-8000-000000000002', 'client_secret_basic', 'dynamic', 'https://agent.example.net/cb', 'authorization_code', 'Some MCP agent'),
+  ('f3000000-0000-4000-8000-000000000003', 'client_secret_basic', 'dynamic', 'https://scraper.example.org/cb', 'authorization_code', 'Scraper');
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES
   ('f1000000-0000-4000-8000-000000000001', 'Our mobile app', 'first_party'),
   ('f2000000-0000-4000-8000-000000000002', 'Some MCP agent', 'third_party'),

@@ -715,6 +715,21 @@ CREATE TABLE oauth_rls.rewrite_log (
 );
 COMMENT ON TABLE oauth_rls.rewrite_log IS
   'Policies oauth_rls.apply_rewrite() changed (with their original DDL) and tables it guarded; read by oauth_rls.revert_rewrite()';
+
+-- The log's writers and the check of what revert_rewrite() runs (C, see
+-- src/rewrite_log.c): only the extension writes the log, from the catalog.
+CREATE FUNCTION oauth_rls._rewrite_log_add(kind text, relid oid, policy_name name, applied_ddl text)
+  RETURNS bigint AS 'MODULE_PATHNAME', 'oauth_rls_rewrite_log_add' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION oauth_rls._rewrite_log_add(text, oid, name, text) IS
+  'Internal to apply_rewrite(): logs a policy (its definition read from pg_policy now) or a guard of a table the caller owns';
+CREATE FUNCTION oauth_rls._rewrite_log_applied(id bigint) RETURNS void
+  AS 'MODULE_PATHNAME', 'oauth_rls_rewrite_log_applied' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION oauth_rls._rewrite_log_applied(bigint) IS
+  'Internal to apply_rewrite(): records the rewritten expressions of a log entry made by the current transaction';
+CREATE FUNCTION oauth_rls._check_revert_ddl(ddl text, relid oid, policy_name name) RETURNS void
+  AS 'MODULE_PATHNAME', 'oauth_rls_check_revert_ddl' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION oauth_rls._check_revert_ddl(text, oid, name) IS
+  'Internal to revert_rewrite(): raises unless the statement is a single ALTER POLICY of that policy of that table';
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.rewrite_log', '');
 -- and its id sequence, or ids restart at 1 after a restore and collide.
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.rewrite_log_id_seq', '');
@@ -760,7 +775,6 @@ DECLARE
   rel oid;
   changed text;
   step record;
-  pol record;
   log_id bigint;
 BEGIN
   -- One rewrite at a time: a second one waits, then plans from the result.
@@ -801,27 +815,17 @@ BEGIN
                                 AS (step integer, kind text, relid oid, policy_name name, ddl text))
                      WITH ORDINALITY AS x(step, kind, relid, policy_name, ddl, n)
                ORDER BY x.n LOOP
+    -- Only the extension writes the log (see _rewrite_log_add()): it reads
+    -- the original policy from the catalog itself.
     IF step.kind = 'policy' THEN
-      SELECT p.oid, pg_get_expr(p.polqual, p.polrelid) AS qual,
-             pg_get_expr(p.polwithcheck, p.polrelid) AS wcheck
-        INTO pol FROM pg_policy p WHERE p.polrelid = step.relid AND p.polname = step.policy_name;
-      INSERT INTO oauth_rls.rewrite_log (kind, tbl, policy_name, original_ddl, original_using,
-                                         original_check, applied_ddl)
-        VALUES ('policy', step.relid, step.policy_name, oauth_rls._policy_ddl(pol.oid),
-                pol.qual, pol.wcheck, step.ddl)
-        RETURNING id INTO log_id;
+      log_id := oauth_rls._rewrite_log_add('policy', step.relid, step.policy_name, step.ddl);
       EXECUTE step.ddl;
-      UPDATE oauth_rls.rewrite_log l
-         SET applied_using = pg_get_expr(p.polqual, p.polrelid),
-             applied_check = pg_get_expr(p.polwithcheck, p.polrelid)
-        FROM pg_policy p
-       WHERE l.id = log_id AND p.oid = pol.oid;
+      PERFORM oauth_rls._rewrite_log_applied(log_id);
     ELSE
       -- guard() records the table with guarded_at = now(), the same
       -- transaction timestamp as applied_at: revert_rewrite() checks that
       -- the guard record is still this one.
-      INSERT INTO oauth_rls.rewrite_log (kind, tbl, applied_ddl)
-        VALUES ('guard', step.relid, step.ddl);
+      PERFORM oauth_rls._rewrite_log_add('guard', step.relid, NULL, step.ddl);
       PERFORM oauth_rls.guard(step.relid::regclass);
     END IF;
     RETURN NEXT step.ddl;
@@ -906,6 +910,9 @@ BEGIN
                          THEN ' USING (' || entry.original_using || ')' END,
                     CASE WHEN entry.applied_check IS DISTINCT FROM entry.original_check
                          THEN ' WITH CHECK (' || entry.original_check || ')' END);
+      -- The log is the extension's to write; even so, run nothing but an
+      -- ALTER POLICY of this very policy.
+      PERFORM oauth_rls._check_revert_ddl(ddl, entry.tbl, entry.policy_name);
       EXECUTE ddl;
     END IF;
     UPDATE oauth_rls.rewrite_log l SET reverted_at = now() WHERE l.id = entry.id;
@@ -920,8 +927,17 @@ COMMENT ON FUNCTION oauth_rls.revert_rewrite(text[]) IS
 -- them: both are for the extension's owner (the database administrator),
 -- never for the API roles.  They run with the caller's rights.  The revokes
 -- from anon and authenticated are in oauth_rls.grant_supabase_roles() (part 90).
+-- The log is written by the extension only (src/rewrite_log.c): the owner
+-- may read it, delete entries and mark them reverted, never write what
+-- revert_rewrite() restores.
 REVOKE ALL ON oauth_rls.rewrite_log FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.rewrite_log TO @extowner@ WITH GRANT OPTION;
+GRANT SELECT, DELETE ON oauth_rls.rewrite_log TO @extowner@ WITH GRANT OPTION;
+GRANT UPDATE (reverted_at) ON oauth_rls.rewrite_log TO @extowner@ WITH GRANT OPTION;
+REVOKE ALL ON FUNCTION oauth_rls._rewrite_log_add(text, oid, name, text),
+  oauth_rls._rewrite_log_applied(bigint), oauth_rls._check_revert_ddl(text, oid, name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oauth_rls._rewrite_log_add(text, oid, name, text),
+  oauth_rls._rewrite_log_applied(bigint), oauth_rls._check_revert_ddl(text, oid, name)
+  TO @extowner@ WITH GRANT OPTION;
 REVOKE ALL ON FUNCTION
   oauth_rls._policies_changed(oid),
   oauth_rls._lock_for_rewrite(oid, text),
