@@ -26,9 +26,9 @@ INSERT INTO auth.users (id, email, role, aud) VALUES
   ('a1000000-0000-4000-8000-00000000000a', 'alice@realistic.example', 'authenticated', 'authenticated'),
   ('b1000000-0000-4000-8000-00000000000b', 'bob@realistic.example', 'authenticated', 'authenticated'),
   ('c1000000-0000-4000-8000-00000000000c', 'carol@realistic.example', 'authenticated', 'authenticated');
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types, client_name) VALUES
-  ('e1000000-0000-4000-8000-000000000001', 'manual', 'https://app.realistic.example/cb', 'authorization_code', 'Our app'),
-  ('e2000000-0000-4000-8000-000000000002', 'dynamic', 'https://agent.example.net/cb', 'authorization_code', 'An agent');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types, client_name) VALUES
+  ('e1000000-0000-4000-8000-000000000001', 'client_secret_basic', 'manual', 'https://app.realistic.example/cb', 'authorization_code', 'Our app'),
+  ('e2000000-0000-4000-8000-000000000002', 'client_secret_basic', 'dynamic', 'https://agent.example.net/cb', 'authorization_code', 'An agent');
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES
   ('e1000000-0000-4000-8000-000000000001', 'Our app', 'first_party'),
   ('e2000000-0000-4000-8000-000000000002', 'An agent', 'third_party');

@@ -603,7 +603,11 @@ findings AS (
   SELECT NULL, n.nspname, e.extname, NULL, NULL, NULL, 'warning', 'EXTENSION_IN_PUBLIC',
          format('Extension %s is installed in schema public: its functions and tables sit in the schema '
                 'the API exposes, and are found through every search_path that has public.', e.extname),
+         -- Moving it takes owning its objects (a trusted extension's belong to
+         -- the bootstrap superuser): otherwise it is dropped and created again
+         -- in schema extensions, a decision about what depends on it.
          CASE WHEN e.extrelocatable AND to_regnamespace('extensions') IS NOT NULL
+                   AND (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
               THEN format('ALTER EXTENSION %I SET SCHEMA extensions;', e.extname) END
     FROM pg_extension e
     JOIN pg_namespace n ON n.oid = e.extnamespace
