@@ -309,6 +309,20 @@ CREATE POLICY oauth_members ON aud.read_only AS RESTRICTIVE FOR SELECT TO aud_ap
 SELECT * FROM pg_temp.findings('read_only');
 BEGIN;
 ALTER ROLE authenticated INHERIT;
+-- Up to PostgreSQL 15 the role's INHERIT attribute decides for all its
+-- memberships, so authenticated now inherits aud_api_users and the policy
+-- applies to it; from 16 a membership keeps the INHERIT option it was granted
+-- with (from the NOINHERIT role: none), so it still does not.  The audit
+-- follows whichever PostgreSQL applies.
+SELECT pg_has_role('authenticated', 'aud_api_users', 'USAGE')
+         = (current_setting('server_version_num')::int < 160000) AS inherits_as_this_version_does,
+       (SELECT count(*) FROM pg_temp.findings('read_only'))
+         = CASE WHEN pg_has_role('authenticated', 'aud_api_users', 'USAGE') THEN 0 ELSE 1 END AS audit_agrees;
+-- A membership granted while authenticated inherits does inherit, on every
+-- version: the policy applies.
+REVOKE aud_api_users FROM authenticated;
+GRANT aud_api_users TO authenticated;
+SELECT pg_has_role('authenticated', 'aud_api_users', 'USAGE') AS inherits;
 SELECT * FROM pg_temp.findings('read_only');
 ROLLBACK;
 DROP TABLE aud.mixed, aud.read_only;
