@@ -515,8 +515,12 @@ chained_hook_oid(Oid self)
 	Form_pg_proc proc;
 	bool		usable;
 	AclResult	aclresult;
+	int			nestlevel;
 
+	/* A schema-qualified name, never one the caller's search_path picks. */
+	nestlevel = oauth_rls_pin_search_path();
 	fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein, CStringGetDatum(chained_hook)));
+	oauth_rls_unpin_search_path(nestlevel);
 	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	if (!HeapTupleIsValid(tuple))
 		ereport(ERROR,
@@ -1157,6 +1161,7 @@ record_issuance_row(const HookOutcome *out)
 	Datum		values[5];
 	int			slot;
 	IssuanceSkip result = ISSUANCE_ROWS_BUSY;
+	int			nestlevel;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -1175,8 +1180,7 @@ record_issuance_row(const HookOutcome *out)
 	values[2] = CStringGetTextDatum(oauth_tier_labels[out->tier]);
 	values[3] = CStringGetTextDatum(out->method);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = oauth_rls_spi_connect();
 	prepare_issuance_plans();
 	for (int attempt = 0; attempt < ISSUANCE_ROW_ATTEMPTS; attempt++)
 	{
@@ -1187,7 +1191,7 @@ record_issuance_row(const HookOutcome *out)
 			break;
 		}
 	}
-	SPI_finish();
+	oauth_rls_spi_finish(nestlevel);
 	return result;
 }
 

@@ -1,12 +1,11 @@
 /*
  * oauth_rls.c
- *      Module entry point: the extension's own settings and initialisation.
+ *      Module entry point: initialises every module and defines the settings
+ *      that belong to no module of their own.  Shared helpers are in common.c.
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "fmgr.h"
-#include "utils/resowner.h"
 #include "utils/guc.h"
 
 #include "api_keys.h"
@@ -17,10 +16,6 @@
 #include "policies.h"
 
 PG_MODULE_MAGIC;
-
-const char *const oauth_tier_labels[TIER_COUNT] = {
-	"direct", "first_party", "third_party", "blocked"
-};
 
 int			oauth_rls_unregistered_tier = TIER_THIRD_PARTY;
 
@@ -35,38 +30,6 @@ static void
 assign_cached_setting(int newval, void *extra)
 {
 	oauth_rls_request_generation++;
-}
-
-ErrorData *
-oauth_rls_try_in_subtransaction(void (*fn) (void *), void *arg)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-	}
-	PG_END_TRY();
-	return edata;
 }
 
 void		_PG_init(void);
