@@ -41,12 +41,17 @@ _PG_init(void)
 	invalidation_init();
 	api_keys_init();
 
+	/*
+	 * PGC_SUSET: changing it weakens a protection, so only superusers and
+	 * roles granted SET on it (the extension's owner,
+	 * sql/install/80_settings.sql) may, never the API roles.
+	 */
 	DefineCustomEnumVariable("oauth_rls.unregistered_client_tier",
 							 "Tier of an OAuth client that is not in oauth_rls.clients.",
 							 "third_party (default) or blocked; first_party is never implied.",
 							 &oauth_rls_unregistered_tier, TIER_THIRD_PARTY,
 							 unregistered_tier_options,
-							 PGC_USERSET, 0, NULL, assign_cached_setting, NULL);
+							 PGC_SUSET, 0, NULL, assign_cached_setting, NULL);
 	policies_init();
 
 	hook_init();

@@ -29,6 +29,14 @@ CREATE TRIGGER access_matrix_invalidate_caches
 -- ALWAYS: caches must also be dropped for changes made with
 -- session_replication_role = replica (data restores, logical replication).
 ALTER TABLE oauth_rls.access_matrix ENABLE ALWAYS TRIGGER access_matrix_invalidate_caches;
+-- A logical replication apply worker fires no INSERT, UPDATE or DELETE
+-- statement triggers, only row triggers: this one invalidates there (once per
+-- transaction, however many rows).  REPLICA: it fires only where
+-- session_replication_role = replica, so ordinary statements pay nothing.
+CREATE TRIGGER access_matrix_invalidate_caches_replica
+  AFTER INSERT OR UPDATE OR DELETE ON oauth_rls.access_matrix
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._invalidate_caches();
+ALTER TABLE oauth_rls.access_matrix ENABLE REPLICA TRIGGER access_matrix_invalidate_caches_replica;
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.access_matrix', '');
 
 -- Tables guard() has guarded, so that unguard() removes exactly what it added.
@@ -66,7 +74,7 @@ COMMENT ON FUNCTION oauth_rls.allows(regclass, text) IS
 CREATE FUNCTION oauth_rls.session_active() RETURNS boolean
   AS 'MODULE_PATHNAME', 'oauth_rls_session_active' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls.session_active() IS
-  'True for a direct session; for an OAuth request, true only while its auth.sessions row exists and its client is not soft-deleted';
+  'True for a direct session; for an OAuth request (client_id claim, OAuth session, or scope claim), true only while its auth.sessions row exists, belongs to the token''s user and client, and the client is not soft-deleted';
 
 -- Normalises a commands array: '{all}' is every command, '{}' none.
 CREATE FUNCTION oauth_rls._normalize_commands(commands text[]) RETURNS text[]

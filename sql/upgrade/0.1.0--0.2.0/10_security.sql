@@ -83,3 +83,21 @@ $$;
 
 -- The DROP event trigger fires under session_replication_role = replica too.
 ALTER EVENT TRIGGER oauth_rls_forget_dropped_tables ENABLE ALWAYS;
+
+-- The settings that weaken a protection are PGC_SUSET from 0.2.0 on; the
+-- extension's owner may change them (install part 80_settings.sql).
+GRANT SET ON PARAMETER
+  oauth_rls.enforce_revocation, oauth_rls.minimize_third_party_claims, oauth_rls.chained_hook,
+  oauth_rls.record_issuance, oauth_rls.unregistered_client_tier
+  TO @extowner@ WITH GRANT OPTION;
+
+-- What policies call is granted to PUBLIC explicitly, not through the default
+-- (install part 85_public_grants.sql).
+GRANT USAGE ON TYPE oauth_rls.tier TO PUBLIC;
+GRANT EXECUTE ON FUNCTION
+  oauth_rls.claims(), oauth_rls.claim(text), oauth_rls.user_id(), oauth_rls.client_id(),
+  oauth_rls.session_id(), oauth_rls.scopes(), oauth_rls.has_scope(text),
+  oauth_rls.current_tier(), oauth_rls.tier_of(text), oauth_rls.is_oauth(), oauth_rls.is_first_party(),
+  oauth_rls.allows(regclass, text), oauth_rls.session_active(),
+  oauth_rls.api_key_owner(), oauth_rls.api_key_scopes(), oauth_rls.api_key_id()
+  TO PUBLIC;
