@@ -1,4 +1,7 @@
--- Guard policies run allows() once per statement (an InitPlan), not per row.
+-- The plans guarded tables get.  The guards call allows() without a subquery
+-- (no InitPlan): its answer is kept per request in C, and a guard must not
+-- make PostgreSQL's policy recursion check fire (see sql/guard_recursion.sql).
+-- The owner policy's (select auth.uid()) is an InitPlan, run once.
 -- PostgreSQL prints plans differently by version, so this file has one
 -- expected output per version (pg_regress takes whichever matches):
 --   expected/policies_plan.out    15: an InitPlan's value is "$0"
@@ -21,7 +24,7 @@ SELECT oauth_rls.guard('public.plan_data');
 SET ROLE authenticated;
 EXPLAIN (COSTS OFF) SELECT * FROM public.plan_data;
 EXPLAIN (COSTS OFF) UPDATE public.plan_data SET note = 'x';
--- Each InitPlan runs once (loops=1) while the filter sees every row.
+-- The InitPlan runs once (loops=1) while the filter sees every row.
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) SELECT * FROM public.plan_data;
 RESET ROLE;
 
