@@ -330,6 +330,26 @@ client_row_check(HeapTuple tuple, Relation rel, const void *arg)
 	return isnull;
 }
 
+/* The session row belongs to the expected user (authenticate()'s check). */
+static bool
+session_user_check(HeapTuple tuple, Relation rel, const void *arg)
+{
+	return uuid_column_matches(tuple, rel, "user_id", (const pg_uuid_t *) arg, false);
+}
+
+bool
+policies_session_row_live(const pg_uuid_t *session_id, const pg_uuid_t *user_id,
+						  bool *sessions_exist)
+{
+	Oid			auth_ns = get_namespace_oid("auth", true);
+
+	*sessions_exist = OidIsValid(auth_ns) && OidIsValid(get_relname_relid("sessions", auth_ns));
+	if (!*sessions_exist)
+		return false;
+	return auth_row_passes(auth_ns, "sessions", "sessions_pkey", session_id,
+						   session_user_check, user_id);
+}
+
 /* Whether an OAuth request's session and client are live (no caching). */
 static bool
 read_session_active(const RequestClaims *rc, Oid auth_ns)
