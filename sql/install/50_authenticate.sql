@@ -289,6 +289,14 @@ BEGIN
   EXECUTE format('GRANT EXECUTE ON FUNCTION oauth_rls.authenticate(text) TO %I', r.rolname);
   INSERT INTO oauth_rls.token_only_roles (role_oid, role_name) VALUES (role::oid, r.rolname)
     ON CONFLICT (role_oid) DO UPDATE SET role_name = excluded.role_name;
+  -- The guard works only where the library is loaded before the session's
+  -- first statement; session_preload_libraries is superuser-only.
+  IF (SELECT a.rolsuper FROM pg_catalog.pg_roles AS a WHERE a.rolname OPERATOR(pg_catalog.=) current_user) THEN
+    EXECUTE format('ALTER ROLE %I SET session_preload_libraries = %L', r.rolname, 'oauth_rls');
+  ELSE
+    RAISE NOTICE 'role "%" is token-only once oauth_rls is preloaded for its sessions', r.rolname
+      USING HINT = format('As a superuser: ALTER ROLE %I SET session_preload_libraries = ''oauth_rls''; (or put oauth_rls in shared_preload_libraries).', r.rolname);
+  END IF;
 END
 $$;
 COMMENT ON FUNCTION oauth_rls.make_token_only_role(regrole) IS
