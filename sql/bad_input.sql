@@ -146,12 +146,15 @@ SELECT * FROM pg_temp.probe();
 SELECT oauth_rls.tier_of('') AS empty, oauth_rls.tier_of(repeat('x', 1048576)) AS huge,
        oauth_rls.tier_of('bad-fp ') AS trailing_space, oauth_rls.tier_of('BAD-FP') AS other_case,
        oauth_rls.tier_of('bad-fp') AS registered;
+-- The setting is the owner's (only roles granted SET may change it).
+RESET ROLE;
 SET oauth_rls.unregistered_client_tier = blocked;
 SELECT oauth_rls.tier_of('') AS empty, oauth_rls.tier_of(repeat('x', 1048576)) AS huge;
 RESET oauth_rls.unregistered_client_tier;
 SET oauth_rls.unregistered_client_tier = first_party;
 SET oauth_rls.unregistered_client_tier = 'SECRET';
 SET oauth_rls.unregistered_client_tier = '';
+SET ROLE authenticated;
 
 -- allows(): NULLs answer NULL (strict); unknown commands and tables are refused.
 SELECT oauth_rls.allows(NULL, 'select') IS NULL AS null_table, oauth_rls.allows('bad_secret', NULL) IS NULL AS null_command;

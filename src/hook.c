@@ -71,14 +71,19 @@ static const char *const protected_claims[] = {
 };
 
 /*
- * Claims always copied from Auth's event, whatever a chained hook returned:
- * they say who the user and session are, how strongly the user signed in and
- * what was granted.  A hook that changed them would change what RLS allows.
+ * Claims copied from Auth's event, whatever a chained hook returned: they say
+ * who the user and session are, how strongly the user signed in and what was
+ * granted.  A hook that changed them would change what RLS allows.  Two of
+ * them a chained hook may change (chain_choice()): exp, to a shorter
+ * lifetime only, and role.
  */
 static const char *const event_claims[] = {
 	"sub", "role", "session_id", "client_id", "exp", "iat", "scope", "aal",
 	"amr", "is_anonymous", NULL
 };
+
+/* The event claims a chained hook may change (see above). */
+static const char *const chain_may_set[] = {"exp", "role", NULL};
 
 /* Auth's claims schema, plus scope (read here as a string). */
 typedef enum ClaimType
@@ -166,23 +171,28 @@ typedef enum HookStage
 void
 hook_init(void)
 {
+	/*
+	 * PGC_SUSET: changing any of these weakens a protection, so only
+	 * superusers and roles granted SET on them (the extension's owner,
+	 * sql/install/80_settings.sql) may, never the API roles.
+	 */
 	DefineCustomBoolVariable("oauth_rls.minimize_third_party_claims",
 							 "Blank personal claims of third-party tokens that lack the matching scope.",
 							 "Without scope email, email becomes \"\"; without phone, phone becomes \"\"; "
 							 "without profile, user_metadata becomes {}.",
 							 &minimize_third_party_claims, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("oauth_rls.chained_hook",
 							   "Hook function that oauth_rls.custom_access_token_hook runs first.",
 							   "A function signature such as public.my_hook(jsonb), returning jsonb; "
 							   "empty for none.",
 							   &chained_hook, "",
-							   PGC_USERSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("oauth_rls.record_issuance",
 							 "Count every token the hook issues in oauth_rls.token_issuance.",
 							 NULL,
 							 &record_issuance, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 /* jsonb helpers */
@@ -338,32 +348,43 @@ claim_rule(const JsonbValue *key)
 	return NULL;
 }
 
+static bool
+name_in(const char *name, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		if (strcmp(*names, name) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Checks a claims object against Auth's schema.  Returns NULL when it
  * conforms, else what is wrong (naming the claim, never its value).  With
- * skip_event_claims, the claims copied from Auth's event are not checked.
+ * chained (a chained hook's claims), the claims copied from Auth's event are
+ * not checked, but for those it may set, which may be missing (Auth's are
+ * kept then) and must have their type when present.
  */
 static char *
-claims_problem(JsonbContainer *claims, bool skip_event_claims)
+claims_problem(JsonbContainer *claims, bool chained)
 {
 	for (size_t i = 0; i < lengthof(claim_rules); i++)
 	{
 		const ClaimRule *rule = &claim_rules[i];
 		JsonbValue	buf;
 		JsonbValue *v;
-		bool		from_event = false;
+		bool		optional = false;
 
-		if (skip_event_claims)
-			for (const char *const *c = event_claims; *c != NULL; c++)
-				if (strcmp(*c, rule->name) == 0)
-					from_event = true;
-		if (from_event)
-			continue;
+		if (chained && name_in(rule->name, event_claims))
+		{
+			if (!name_in(rule->name, chain_may_set))
+				continue;
+			optional = true;
+		}
 
 		v = find_key(claims, rule->name, &buf);
 		if (v == NULL)
 		{
-			if (rule->required)
+			if (rule->required && !optional)
 				return psprintf("claim \"%s\" is missing", rule->name);
 			continue;
 		}
@@ -515,8 +536,12 @@ chained_hook_oid(Oid self)
 	Form_pg_proc proc;
 	bool		usable;
 	AclResult	aclresult;
+	int			nestlevel;
 
+	/* A schema-qualified name, never one the caller's search_path picks. */
+	nestlevel = oauth_rls_pin_search_path();
 	fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein, CStringGetDatum(chained_hook)));
+	oauth_rls_unpin_search_path(nestlevel);
 	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	if (!HeapTupleIsValid(tuple))
 		ereport(ERROR,
@@ -579,6 +604,38 @@ is_error_object(JsonbValue *error)
 }
 
 /*
+ * Whether the chained hook changed the token's role to one that bypasses row
+ * level security (a superuser or a BYPASSRLS role): the guards, and any
+ * policy, would not apply to such a token.  The name is looked up as a
+ * quoted identifier would be, truncated to NAMEDATALEN - 1 bytes.  A role
+ * that does not exist bypasses nothing (PostgREST refuses the token).
+ */
+static bool
+role_bypasses_rls(Jsonb *event, JsonbContainer *chained)
+{
+	JsonbValue	buf;
+	JsonbValue	auth_buf;
+	JsonbValue *role = find_key(chained, "role", &buf);
+	JsonbValue *auth_claims = find_key(&event->root, "claims", &auth_buf);
+	JsonbValue *auth_role;
+	JsonbValue	auth_role_buf;
+	char	   *name;
+	Oid			roleid;
+
+	if (role == NULL)
+		return false;
+	auth_role = find_key(auth_claims->val.binary.data, "role", &auth_role_buf);
+	if (auth_role != NULL && auth_role->val.string.len == role->val.string.len &&
+		memcmp(auth_role->val.string.val, role->val.string.val, role->val.string.len) == 0)
+		return false;			/* Auth's own choice */
+
+	name = pnstrdup(role->val.string.val,
+					pg_mbcliplen(role->val.string.val, role->val.string.len, NAMEDATALEN - 1));
+	roleid = get_role_oid(name, true);
+	return OidIsValid(roleid) && (superuser_arg(roleid) || has_bypassrls_privilege(roleid));
+}
+
+/*
  * Runs the chained hook on the event.  Returns its claims, or NULL after
  * setting out->output to the error object to return (the hook's own, passed
  * through unchanged, or ours when its output is unusable).
@@ -631,6 +688,12 @@ run_chained_hook(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *s
 	{
 		out->output = error_object(500, psprintf("the chained token hook returned invalid claims: %s",
 												 problem));
+		return NULL;
+	}
+	if (out->tier == TIER_THIRD_PARTY && role_bypasses_rls(event, v->val.binary.data))
+	{
+		out->output = error_object(500, "the chained token hook gave a third-party client's token "
+								   "a role that bypasses row level security");
 		return NULL;
 	}
 	return v->val.binary.data;
@@ -729,9 +792,36 @@ claim_action(const JsonbValue *key, const ClientSettings *cs, bool minimise, int
 }
 
 /*
+ * The value of an event claim in the token: Auth's, but for what a chained
+ * hook may set (claims differs from auth_claims then; their types were
+ * checked): the smaller exp, so that a hook issuing short-lived tokens keeps
+ * them short, and the hook's role (refused earlier for a third-party client
+ * when it bypasses row level security).
+ */
+static JsonbValue *
+event_claim(JsonbContainer *auth_claims, JsonbContainer *claims, const char *name,
+			JsonbValue *buf, JsonbValue *chained_buf)
+{
+	JsonbValue *v = find_key(auth_claims, name, buf);
+	JsonbValue *chained;
+
+	if (claims == auth_claims || !name_in(name, chain_may_set))
+		return v;
+	chained = find_key(claims, name, chained_buf);
+	if (chained == NULL)
+		return v;
+	if (strcmp(name, "exp") == 0 && v != NULL &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(chained->val.numeric),
+										  NumericGetDatum(v->val.numeric))) >= 0)
+		return v;
+	return chained;
+}
+
+/*
  * {"claims": ...}: the working claims (Auth's, or the chained hook's) with
- * stripping and minimisation applied, the event claims copied from Auth's
- * event, then the client's audience and extra claims, then client_tier.
+ * stripping and minimisation applied, the event claims (Auth's, but exp and
+ * role as event_claim() says), then the client's audience and extra claims,
+ * then client_tier.
  */
 static Jsonb *
 build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier,
@@ -742,6 +832,7 @@ build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier
 	JsonbValue	key;
 	JsonbValue	value;
 	JsonbValue	buf;
+	JsonbValue	chained_buf;
 	JsonbValue *v;
 	JsonbIteratorToken tok;
 	bool		minimise = tier == TIER_THIRD_PARTY && minimize_third_party_claims;
@@ -777,7 +868,7 @@ build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier
 	}
 
 	for (const char *const *name = event_claims; *name != NULL; name++)
-		if ((v = find_key(auth_claims, *name, &buf)) != NULL)
+		if ((v = event_claim(auth_claims, claims, *name, &buf, &chained_buf)) != NULL)
 		{
 			push_key(&state, *name);
 			pushJsonbValue(&state, WJB_VALUE, v);
@@ -1157,6 +1248,7 @@ record_issuance_row(const HookOutcome *out)
 	Datum		values[5];
 	int			slot;
 	IssuanceSkip result = ISSUANCE_ROWS_BUSY;
+	int			nestlevel;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -1175,8 +1267,7 @@ record_issuance_row(const HookOutcome *out)
 	values[2] = CStringGetTextDatum(oauth_tier_labels[out->tier]);
 	values[3] = CStringGetTextDatum(out->method);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = oauth_rls_spi_connect();
 	prepare_issuance_plans();
 	for (int attempt = 0; attempt < ISSUANCE_ROW_ATTEMPTS; attempt++)
 	{
@@ -1187,7 +1278,7 @@ record_issuance_row(const HookOutcome *out)
 			break;
 		}
 	}
-	SPI_finish();
+	oauth_rls_spi_finish(nestlevel);
 	return result;
 }
 

@@ -4,8 +4,10 @@
  *
  * Each table whose rows a backend caches has a generation counter.  A
  * statement trigger on the table (oauth_rls._invalidate_caches) queues a
- * relcache invalidation at commit; every backend's relcache callback bumps the
- * matching counter.  Callbacks only bump counters (they can fire inside any
+ * relcache invalidation at commit, and so does, on a logical replication
+ * subscriber, a row trigger enabled for replicas (the apply worker fires no
+ * statement triggers); every backend's relcache callback bumps the matching
+ * counter.  Callbacks only bump counters (they can fire inside any
  * lock acquisition), and readers rebuild lazily when the counter moved.
  */
 #ifndef OAUTH_RLS_INVALIDATION_H

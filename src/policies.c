@@ -102,13 +102,18 @@ assign_enforce_revocation(bool newval, void *extra)
 void
 policies_init(void)
 {
+	/*
+	 * PGC_SUSET: changing it weakens a protection, so only superusers and
+	 * roles granted SET on it (the extension's owner,
+	 * sql/install/80_settings.sql) may, never the API roles.
+	 */
 	DefineCustomBoolVariable("oauth_rls.enforce_revocation",
 							 "Guard policies deny OAuth requests whose session was revoked.",
 							 "When on (default) and auth.sessions exists, a guarded table refuses "
 							 "an OAuth request whose auth.sessions row is gone or whose client "
 							 "is soft-deleted, from the next statement on.",
 							 &oauth_rls_enforce_revocation, true,
-							 PGC_USERSET, 0, NULL, assign_enforce_revocation, NULL);
+							 PGC_SUSET, 0, NULL, assign_enforce_revocation, NULL);
 }
 
 /* ----------------------------------------------------------------
@@ -491,11 +496,16 @@ dropped_relations(int *count)
 {
 	Oid		   *oids;
 	MemoryContext callercxt = CurrentMemoryContext;
+	int			nestlevel;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	/*
+	 * Runs as whoever drops, often a superuser: nothing in the text may
+	 * resolve through that role's search_path (a planted "=" would run).
+	 */
+	nestlevel = oauth_rls_spi_connect();
 	if (SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects() "
-					"WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objsubid = 0",
+					"WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid"
+					" AND objsubid OPERATOR(pg_catalog.=) 0",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_event_trigger_dropped_objects()");
 	*count = (int) SPI_processed;
@@ -507,7 +517,7 @@ dropped_relations(int *count)
 		oids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 												 SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	SPI_finish();
+	oauth_rls_spi_finish(nestlevel);
 	return oids;
 }
 

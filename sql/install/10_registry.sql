@@ -33,6 +33,14 @@ CREATE TRIGGER clients_invalidate_caches
 -- ALWAYS: caches must also be dropped for changes made with
 -- session_replication_role = replica (data restores, logical replication).
 ALTER TABLE oauth_rls.clients ENABLE ALWAYS TRIGGER clients_invalidate_caches;
+-- A logical replication apply worker fires no INSERT, UPDATE or DELETE
+-- statement triggers, only row triggers: this one invalidates there (once per
+-- transaction, however many rows).  REPLICA: it fires only where
+-- session_replication_role = replica, so ordinary statements pay nothing.
+CREATE TRIGGER clients_invalidate_caches_replica
+  AFTER INSERT OR UPDATE OR DELETE ON oauth_rls.clients
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._invalidate_caches();
+ALTER TABLE oauth_rls.clients ENABLE REPLICA TRIGGER clients_invalidate_caches_replica;
 
 -- pg_dump keeps the registry's rows with the extension.
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.clients', '');
