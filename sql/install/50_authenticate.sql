@@ -302,3 +302,15 @@ $$;
 COMMENT ON FUNCTION oauth_rls.make_token_only_role(regrole) IS
   'Marks a login role token-only: claims and role only through oauth_rls.authenticate()';
 REVOKE ALL ON FUNCTION oauth_rls.make_token_only_role(regrole) FROM PUBLIC;
+
+-- The extension's owner manages issuers, keys, the deny-list and token-only
+-- roles, and grants authenticate() to backend login roles (the install
+-- script runs as the bootstrap superuser, which owns these objects).
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON oauth_rls.jwt_issuers, oauth_rls.jwt_keys,
+  oauth_rls.jwt_denylist, oauth_rls.token_only_roles TO @extowner@ WITH GRANT OPTION;
+GRANT EXECUTE ON FUNCTION
+  oauth_rls._jwt_key_is_valid(text, jsonb, bytea), oauth_rls._jwk_public(jsonb),
+  oauth_rls.set_jwks(text, jsonb, text), oauth_rls.set_jwt_secret(text, text, text),
+  oauth_rls.deny_jwt(text, text, timestamptz, text), oauth_rls.prune_jwt_denylist(),
+  oauth_rls.authenticate(text), oauth_rls.make_token_only_role(regrole)
+  TO @extowner@ WITH GRANT OPTION;
