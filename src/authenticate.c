@@ -23,8 +23,10 @@
 #include <stdlib.h>
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/pg_collation.h"
 #include "commands/dbcommands.h"
 #include "access/xact.h"
@@ -86,14 +88,16 @@ refuse(const char *message, const char *detail)
 typedef struct StrictJson
 {
 	int			depth;
-	List	   *keys;			/* one List of field names per open object */
+	long		fields;			/* object members in the text, all levels */
 	bool		bad;
 	const char *why;
 } StrictJson;
 
 static SEM_RESULT
-strict_nest(StrictJson *s)
+strict_nest(void *state)
 {
+	StrictJson *s = state;
+
 	if (++s->depth > JWT_MAX_JSON_DEPTH && !s->bad)
 	{
 		s->bad = true;
@@ -103,63 +107,41 @@ strict_nest(StrictJson *s)
 }
 
 static SEM_RESULT
-strict_object_start(void *state)
-{
-	StrictJson *s = state;
-
-	s->keys = lcons(NIL, s->keys);
-	return strict_nest(s);
-}
-
-static SEM_RESULT
-strict_object_end(void *state)
-{
-	StrictJson *s = state;
-
-	list_free_deep(linitial(s->keys));
-	s->keys = list_delete_first(s->keys);
-	s->depth--;
-	SEM_DONE(s);
-}
-
-static SEM_RESULT
-strict_array_start(void *state)
-{
-	return strict_nest(state);
-}
-
-static SEM_RESULT
-strict_array_end(void *state)
+strict_unnest(void *state)
 {
 	((StrictJson *) state)->depth--;
 	SEM_DONE((StrictJson *) state);
 }
 
-/* A key seen twice in one object: refused (jsonb would keep the last one). */
 static SEM_RESULT
 strict_field(void *state, char *fname, bool isnull)
 {
-	StrictJson *s = state;
-	List	   *seen = linitial(s->keys);
-	ListCell   *lc;
-	size_t		len = strlen(fname);
+	((StrictJson *) state)->fields++;
+	SEM_DONE((StrictJson *) state);
+}
 
-	foreach(lc, seen)
-	{
-		if (strlen(lfirst(lc)) == len && strcmp(lfirst(lc), fname) == 0 && !s->bad)
-		{
-			s->bad = true;
-			s->why = "a JSON object has the same key twice";
-		}
-	}
-	linitial(s->keys) = lappend(seen, fname);
-	SEM_DONE(s);
+/* Object members in a jsonb, all levels. */
+static long
+jsonb_fields(Jsonb *jb)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	long		n = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		n += tok == WJB_KEY;
+	return n;
 }
 
 /*
  * The jsonb of one decoded part, or a refusal.  The bytes must be UTF-8
- * without NUL, one JSON object, no duplicate key at any level, nesting at
- * most JWT_MAX_JSON_DEPTH.
+ * without NUL, one JSON object, nesting at most JWT_MAX_JSON_DEPTH, and no
+ * key twice in one object.  jsonb keeps only the last of duplicate keys, so
+ * a duplicate shows as fewer members in the jsonb than in the text: the
+ * text's members are counted by a first pass of PostgreSQL's JSON parser
+ * without de-escaping (cheap), which also bounds the depth before jsonb_in
+ * recurses.
  */
 static Jsonb *
 strict_json(char *bytes, size_t len, const char *part)
@@ -179,15 +161,15 @@ strict_json(char *bytes, size_t len, const char *part)
 	bytes[len] = '\0';
 
 	sem.semstate = &s;
-	sem.object_start = strict_object_start;
-	sem.object_end = strict_object_end;
-	sem.array_start = strict_array_start;
-	sem.array_end = strict_array_end;
+	sem.object_start = strict_nest;
+	sem.object_end = strict_unnest;
+	sem.array_start = strict_nest;
+	sem.array_end = strict_unnest;
 	sem.object_field_start = strict_field;
 #if PG_VERSION_NUM >= 170000
-	lex = makeJsonLexContextCstringLen(NULL, bytes, len, GetDatabaseEncoding(), true);
+	lex = makeJsonLexContextCstringLen(NULL, bytes, len, GetDatabaseEncoding(), false);
 #else
-	lex = makeJsonLexContextCstringLen(bytes, (int) len, GetDatabaseEncoding(), true);
+	lex = makeJsonLexContextCstringLen(bytes, (int) len, GetDatabaseEncoding(), false);
 #endif
 	err = pg_parse_json(lex, &sem);
 	if (s.bad)
@@ -197,6 +179,8 @@ strict_json(char *bytes, size_t len, const char *part)
 	jb = claims_parse_json(bytes);
 	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
 		refuse("JWT is malformed", psprintf("The %s is not a JSON object.", part));
+	if (jsonb_fields(jb) != s.fields)
+		refuse("JWT is malformed", psprintf("In the %s, a JSON object has the same key twice.", part));
 	return jb;
 }
 
@@ -387,14 +371,17 @@ token_cache_store(const VerifiedToken *src)
 
 /* ---------- verification ---------- */
 
+/* A part's jsonb; *text (when not NULL) gets its JSON text as decoded. */
 static Jsonb *
-decode_part(const char *token, size_t off, size_t len, const char *part)
+decode_part(const char *token, size_t off, size_t len, const char *part, char **text)
 {
 	char	   *bytes = palloc(JWS_DECODED_MAX(len) + 1);
 	size_t		n;
 
 	if (!jws_b64url_decode(token + off, len, (unsigned char *) bytes, &n))
 		refuse("JWT is malformed", psprintf("The %s is not unpadded base64url.", part));
+	if (text)
+		*text = bytes;
 	return strict_json(bytes, n, part);
 }
 
@@ -478,6 +465,7 @@ verify_token(const char *token, int len, VerifiedToken *vt)
 	char	   *client_id;
 	char	   *sub;
 	bool		has_exp;
+	char	   *payload_text;
 	JsonbValue	buf;
 
 	switch (st)
@@ -494,9 +482,9 @@ verify_token(const char *token, int len, VerifiedToken *vt)
 		case JWS_BAD_BASE64:
 			refuse("JWT is malformed", "A part is not unpadded base64url.");
 	}
-	header = decode_part(token, parts.header_off, parts.header_len, "header");
+	header = decode_part(token, parts.header_off, parts.header_len, "header", NULL);
 	alg = check_header(header, &kid);
-	claims = decode_part(token, parts.payload_off, parts.payload_len, "payload");
+	claims = decode_part(token, parts.payload_off, parts.payload_len, "payload", &payload_text);
 
 	/* The issuer is picked by the unverified iss; only its keys are tried. */
 	iss_claim = string_member(claims, "iss", "payload");
@@ -548,7 +536,11 @@ verify_token(const char *token, int len, VerifiedToken *vt)
 			refuse("JWT session is not active", "The token has no \"session_id\", and its issuer requires a live session.");
 	}
 
-	/* request.jwt.claims carries the role the request runs as. */
+	/*
+	 * request.jwt.claims is the payload as signed (PostgREST's too is the
+	 * payload), unless the role map changes the role it carries.
+	 */
+	vt->claims_text = payload_text;
 	if (strcmp(role, vt->db_role) != 0)
 	{
 		StringInfoData patch;
@@ -559,9 +551,9 @@ verify_token(const char *token, int len, VerifiedToken *vt)
 		appendStringInfoChar(&patch, '}');
 		claims = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(claims),
 													JsonbPGetDatum(claims_parse_json(patch.data))));
+		vt->claims_text = JsonbToCString(NULL, &claims->root, VARSIZE(claims));
 	}
 	vt->claims = claims;
-	vt->claims_text = JsonbToCString(NULL, &claims->root, VARSIZE(claims));
 }
 
 /* ---------- checked on every call, cached or not ---------- */
@@ -616,6 +608,40 @@ denied(const char *kind, const char *value)
 	return found;
 }
 
+/*
+ * Whether oauth_rls.jwt_denylist may hold a row.  Usually it is empty: that
+ * is remembered until the table's trigger reports a change (any backend's
+ * commit, or this transaction's own next command), sparing two index probes
+ * per call.
+ */
+static bool
+denylist_may_hold_rows(void)
+{
+	static uint64 generation = 0;
+	static bool may_hold = true;
+	uint64		now = oauth_rls_table_generation[OAUTH_TABLE_JWT_DENYLIST];
+	Oid			relid;
+
+	if (generation == now)
+		return may_hold;
+	relid = oauth_rls_relation_oid("jwt_denylist");
+	may_hold = true;
+	if (OidIsValid(relid))
+	{
+		Relation	rel = table_open(relid, AccessShareLock);
+		Snapshot	snapshot = oauth_rls_register_read_snapshot();
+		TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+
+		may_hold = heap_getnext(scan, ForwardScanDirection) != NULL;
+		table_endscan(scan);
+		UnregisterSnapshot(snapshot);
+		table_close(rel, AccessShareLock);
+	}
+	/* Trust it only if no change arrived while it was read. */
+	generation = now == oauth_rls_table_generation[OAUTH_TABLE_JWT_DENYLIST] ? now : 0;
+	return may_hold;
+}
+
 static void
 check_revocation(const VerifiedToken *vt)
 {
@@ -628,6 +654,8 @@ check_revocation(const VerifiedToken *vt)
 				   exist ? "Its session was signed out or revoked (no row in auth.sessions)."
 				   : "Its issuer requires a live session, and auth.sessions does not exist.");
 	}
+	if (!denylist_may_hold_rows())
+		return;
 	if (vt->jti && denied("jti", vt->jti))
 		refuse("JWT has been revoked", "Its jti is in oauth_rls.jwt_denylist.");
 	if (vt->session_text && denied("session_id", vt->session_text))
@@ -698,11 +726,6 @@ oauth_rls_authenticate(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		refuse("JWT is malformed", "The token is NULL.");
-	if (!IsTransactionBlock())
-		ereport(WARNING,
-				(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
-				 errmsg("oauth_rls.authenticate() outside a transaction block sets nothing that outlasts this statement"),
-				 errhint("Run BEGIN; SELECT oauth_rls.authenticate($1); ... COMMIT; in one transaction per request.")));
 	arg = PG_GETARG_TEXT_PP(0);
 	token = VARDATA_ANY(arg);
 	len = VARSIZE_ANY_EXHDR(arg);

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
@@ -287,6 +288,57 @@ digest_verify(EVP_PKEY *pkey, const EVP_MD *md, const unsigned char *input, size
 	return ok;
 }
 
+/*
+ * OpenSSL 3 looks algorithms up by name on every one-shot call (HMAC(),
+ * EVP_DigestVerifyInit()), which costs more than an HS256 check itself: the
+ * SHA-256 and HMAC implementations are fetched once per backend, and each key
+ * keeps a context prepared for it (verify_ctx, mac_ctx, made at load).
+ */
+static EVP_MD *sha256_md = NULL;
+static EVP_MAC *hmac_mac = NULL;
+
+static void
+fetch_algorithms(void)
+{
+	if (sha256_md == NULL)
+		sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (hmac_mac == NULL)
+		hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+/* SHA-256 of input, then the prepared context verifies sig over it. */
+static bool
+prepared_verify(void *ctx, const unsigned char *input, size_t len,
+				const unsigned char *sig, size_t siglen)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+
+	return EVP_Digest(input, len, digest, &dlen, sha256_md, NULL) == 1 && dlen == 32 &&
+		EVP_PKEY_verify((EVP_PKEY_CTX *) ctx, sig, siglen, digest, dlen) == 1;
+}
+
+static bool
+hmac_sha256(const JwtKey *key, const unsigned char *input, size_t len, unsigned char *mac)
+{
+	size_t		maclen = 0;
+	EVP_MAC_CTX *ctx;
+	bool		ok;
+
+	if (key->mac_ctx == NULL)
+	{
+		unsigned int n = 0;
+
+		return HMAC(EVP_sha256(), key->secret, (int) key->secret_len, input, len, mac, &n) != NULL &&
+			n == 32;
+	}
+	ctx = EVP_MAC_CTX_dup((EVP_MAC_CTX *) key->mac_ctx);
+	ok = ctx != NULL && EVP_MAC_update(ctx, input, len) == 1 &&
+		EVP_MAC_final(ctx, mac, &maclen, EVP_MAX_MD_SIZE) == 1 && maclen == 32;
+	EVP_MAC_CTX_free(ctx);
+	return ok;
+}
+
 bool
 jwt_key_verify(const JwtKey *key, const unsigned char *input, size_t len,
 			   const unsigned char *sig, size_t siglen)
@@ -299,20 +351,25 @@ jwt_key_verify(const JwtKey *key, const unsigned char *input, size_t len,
 				size_t		derlen = jws_ecdsa_raw_to_der(sig, siglen, JWS_P256_COORD_LEN,
 														  der, sizeof(der));
 
-				return derlen > 0 && digest_verify(key->pkey, EVP_sha256(), input, len, der, derlen);
+				if (derlen == 0)
+					return false;
+				if (key->verify_ctx)
+					return prepared_verify(key->verify_ctx, input, len, der, derlen);
+				return digest_verify(key->pkey, EVP_sha256(), input, len, der, derlen);
 			}
 		case JWS_ALG_RS256:
-			return siglen == (size_t) EVP_PKEY_get_size(key->pkey) &&
-				digest_verify(key->pkey, EVP_sha256(), input, len, sig, siglen);
+			if (siglen != (size_t) EVP_PKEY_get_size(key->pkey))
+				return false;
+			if (key->verify_ctx)
+				return prepared_verify(key->verify_ctx, input, len, sig, siglen);
+			return digest_verify(key->pkey, EVP_sha256(), input, len, sig, siglen);
 		case JWS_ALG_EDDSA:
 			return siglen == 64 && digest_verify(key->pkey, NULL, input, len, sig, siglen);
 		case JWS_ALG_HS256:
 			{
 				unsigned char mac[EVP_MAX_MD_SIZE];
-				unsigned int maclen = 0;
 
-				if (HMAC(EVP_sha256(), key->secret, (int) key->secret_len, input, len,
-						 mac, &maclen) == NULL || maclen != 32)
+				if (!hmac_sha256(key, input, len, mac))
 					return false;
 				/* The length is public; the bytes are compared in constant time. */
 				return siglen == 32 && CRYPTO_memcmp(mac, sig, 32) == 0;
@@ -320,6 +377,45 @@ jwt_key_verify(const JwtKey *key, const unsigned char *input, size_t len,
 		default:
 			return false;
 	}
+}
+
+/* A context that verifies a SHA-256 digest with pkey (ES256, RS256), or NULL. */
+static EVP_PKEY_CTX *
+make_verify_ctx(EVP_PKEY *pkey, JwsAlg alg)
+{
+	EVP_PKEY_CTX *ctx;
+
+	fetch_algorithms();
+	if (sha256_md == NULL || (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL)
+		return NULL;
+	if (EVP_PKEY_verify_init(ctx) != 1 ||
+		(alg == JWS_ALG_RS256 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1) ||
+		EVP_PKEY_CTX_set_signature_md(ctx, sha256_md) != 1)
+	{
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* An HMAC-SHA-256 context keyed with secret, or NULL. */
+static EVP_MAC_CTX *
+make_mac_ctx(const unsigned char *secret, size_t len)
+{
+	EVP_MAC_CTX *ctx;
+	OSSL_PARAM	params[2];
+
+	fetch_algorithms();
+	if (hmac_mac == NULL || (ctx = EVP_MAC_CTX_new(hmac_mac)) == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, secret, len, params) != 1)
+	{
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
 }
 
 /* ---------- SQL helpers for the install script ---------- */
@@ -507,6 +603,8 @@ typedef struct KeyConfig
 	int			nissuers;
 	JwtIssuer  *issuers;
 	List	   *pkeys;			/* every EVP_PKEY to free with cxt */
+	List	   *verify_ctxs;	/* every EVP_PKEY_CTX ... */
+	List	   *mac_ctxs;		/* ... and EVP_MAC_CTX */
 	MemoryContextCallback free_pkeys;
 } KeyConfig;
 
@@ -518,9 +616,13 @@ free_pkeys(void *arg)
 {
 	ListCell   *lc;
 
+	foreach(lc, config.verify_ctxs)
+		EVP_PKEY_CTX_free((EVP_PKEY_CTX *) lfirst(lc));
+	foreach(lc, config.mac_ctxs)
+		EVP_MAC_CTX_free((EVP_MAC_CTX *) lfirst(lc));
 	foreach(lc, config.pkeys)
 		EVP_PKEY_free((EVP_PKEY *) lfirst(lc));
-	config.pkeys = NIL;
+	config.pkeys = config.verify_ctxs = config.mac_ctxs = NIL;
 }
 
 static char *
@@ -673,6 +775,9 @@ load_key(HeapTuple tup, TupleDesc desc)
 		memcpy(key.secret, VARDATA_ANY(secret), key.secret_len);
 		if (key.secret_len < HS256_MIN_SECRET)
 			return;
+		key.mac_ctx = make_mac_ctx(key.secret, key.secret_len);
+		if (key.mac_ctx)
+			config.mac_ctxs = lappend(config.mac_ctxs, key.mac_ctx);
 	}
 	else
 	{
@@ -685,6 +790,10 @@ load_key(HeapTuple tup, TupleDesc desc)
 		if (key.pkey == NULL)
 			return;
 		config.pkeys = lappend(config.pkeys, key.pkey);
+		if (key.alg == JWS_ALG_ES256 || key.alg == JWS_ALG_RS256)
+			key.verify_ctx = make_verify_ctx(key.pkey, key.alg);
+		if (key.verify_ctx)
+			config.verify_ctxs = lappend(config.verify_ctxs, key.verify_ctx);
 	}
 	iss->keys = repalloc(iss->keys ? iss->keys : palloc(sizeof(JwtKey)),
 						 sizeof(JwtKey) * (iss->nkeys + 1));

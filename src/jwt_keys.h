@@ -17,6 +17,8 @@ typedef struct JwtKey
 	char	   *kid;			/* NULL: the key has no kid */
 	bool		revoked;
 	void	   *pkey;			/* EVP_PKEY * (ES256, RS256, EdDSA) */
+	void	   *verify_ctx;		/* EVP_PKEY_CTX * ready to verify a digest (ES256, RS256) */
+	void	   *mac_ctx;		/* EVP_MAC_CTX * keyed with the secret (HS256) */
 	unsigned char *secret;		/* HS256 */
 	size_t		secret_len;
 } JwtKey;

@@ -84,6 +84,22 @@ WITH t(ord, target, measured, ok) AS (
   SELECT 11, 'audit() over 2,000 tables x 3 policies < 2 s wall time (figure in ms)',
          (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'audit' AND variant = 'oauth_rls.audit()'),
          (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'audit' AND variant = 'oauth_rls.audit()') < 2000
+  UNION ALL
+  SELECT 12, 'authenticate() with a repeated token <= 5 µs server-side (CPU; figure in µs)',
+         (SELECT median_ms * 1000 FROM bench.summary WHERE comparison = 'JWT repeated token'),
+         (SELECT median_ms * 1000 FROM bench.summary WHERE comparison = 'JWT repeated token') <= 5
+  UNION ALL
+  SELECT 13, 'authenticate() first ES256 verification <= 1.5x OpenSSL''s own P-256 verify (same run)',
+         bench.paired_ratio('JWT first ES256 verification', 'Supabase-shaped token', 'oauth_rls.authenticate()',
+                            'OpenSSL P-256 verify (openssl speed)'),
+         bench.paired_ratio('JWT first ES256 verification', 'Supabase-shaped token', 'oauth_rls.authenticate()',
+                            'OpenSSL P-256 verify (openssl speed)') <= 1.5
+  UNION ALL
+  SELECT 14, 'authenticate() HS256 >= 10x faster than pgcrypto hmac() in SQL (the pgjwt way)',
+         bench.paired_ratio('JWT HS256 verification', 'Supabase-shaped token', 'pgjwt way: pgcrypto hmac() in SQL',
+                            'oauth_rls.authenticate()'),
+         bench.paired_ratio('JWT HS256 verification', 'Supabase-shaped token', 'pgjwt way: pgcrypto hmac() in SQL',
+                            'oauth_rls.authenticate()') >= 10
 )
 SELECT target, to_char(measured, 'FM99990.000') AS measured,
        CASE WHEN ok THEN 'met' WHEN NOT ok THEN 'MISSED' WHEN measured IS NOT NULL THEN 'for reference' ELSE 'not measured' END AS status

@@ -104,11 +104,16 @@ CREATE TRIGGER jwt_keys_invalidate_caches
 CREATE TRIGGER token_only_roles_invalidate_caches
   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oauth_rls.token_only_roles
   FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
+-- Backends remember whether the deny-list is empty (most of the time).
+CREATE TRIGGER jwt_denylist_invalidate_caches
+  AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oauth_rls.jwt_denylist
+  FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();
 -- ALWAYS: a key retired by a restore or by logical replication must still
 -- reach every backend's cache.
 ALTER TABLE oauth_rls.jwt_issuers ENABLE ALWAYS TRIGGER jwt_issuers_invalidate_caches;
 ALTER TABLE oauth_rls.jwt_keys ENABLE ALWAYS TRIGGER jwt_keys_invalidate_caches;
 ALTER TABLE oauth_rls.token_only_roles ENABLE ALWAYS TRIGGER token_only_roles_invalidate_caches;
+ALTER TABLE oauth_rls.jwt_denylist ENABLE ALWAYS TRIGGER jwt_denylist_invalidate_caches;
 
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.jwt_issuers', '');
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.jwt_keys', '');
