@@ -85,9 +85,17 @@ WITH t(ord, target, measured, ok) AS (
          (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'audit' AND variant = 'oauth_rls.audit()'),
          (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'audit' AND variant = 'oauth_rls.audit()') < 2000
   UNION ALL
-  SELECT 12, 'authenticate() with a repeated token <= 5 µs server-side (CPU; figure in µs)',
-         (SELECT median_ms * 1000 FROM bench.summary WHERE comparison = 'JWT repeated token'),
-         (SELECT median_ms * 1000 FROM bench.summary WHERE comparison = 'JWT repeated token') <= 5
+  SELECT 12, 'authenticate() with a repeated token <= 5 µs server-side (CPU net of the measurement floor; µs)',
+         (SELECT 1000 * (a.median_ms - f.median_ms) FROM bench.summary a, bench.summary f
+          WHERE a.comparison = 'JWT repeated token' AND a.variant = 'oauth_rls.authenticate(), cache hit'
+            AND f.comparison = 'JWT repeated token' AND f.variant = 'measurement floor: PERFORM length(token)'),
+         (SELECT 1000 * (a.median_ms - f.median_ms) FROM bench.summary a, bench.summary f
+          WHERE a.comparison = 'JWT repeated token' AND a.variant = 'oauth_rls.authenticate(), cache hit'
+            AND f.comparison = 'JWT repeated token' AND f.variant = 'measurement floor: PERFORM length(token)') <= 5
+  UNION ALL
+  SELECT 12.5, '  (reference) the same, including the floor (µs)',
+         (SELECT median_ms * 1000 FROM bench.summary WHERE comparison = 'JWT repeated token'
+            AND variant = 'oauth_rls.authenticate(), cache hit'), NULL
   UNION ALL
   SELECT 13, 'authenticate() first ES256 verification <= 1.5x OpenSSL''s own P-256 verify (same run)',
          bench.paired_ratio('JWT first ES256 verification', 'Supabase-shaped token', 'oauth_rls.authenticate()',
