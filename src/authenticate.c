@@ -51,13 +51,13 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "auth_session.h"
 #include "authenticate.h"
 #include "claims.h"
 #include "claims_parse.h"
 #include "invalidation.h"
 #include "jws_parse.h"
 #include "jwt_keys.h"
-#include "policies.h"
 #include "token_only.h"
 
 /* PostgREST maps SQLSTATE PTnnn to HTTP status nnn. */
@@ -642,17 +642,37 @@ denylist_may_hold_rows(void)
 	return may_hold;
 }
 
+typedef struct SessionProbe
+{
+	const pg_uuid_t *user_id;
+	bool		user_matches;
+} SessionProbe;
+
+/* auth.sessions row callback: the row's user_id equals the token's sub. */
+static void
+session_user_matches(HeapTuple tuple, Relation rel, void *arg)
+{
+	SessionProbe *probe = arg;
+	pg_uuid_t	user;
+
+	probe->user_matches = auth_uuid_column(tuple, rel, "user_id", &user) &&
+		memcmp(user.data, probe->user_id->data, UUID_LEN) == 0;
+}
+
 static void
 check_revocation(const VerifiedToken *vt)
 {
 	if (vt->check_session && vt->has_session)
 	{
-		bool		exist;
+		SessionProbe probe = {&vt->user_id, false};
 
-		if (!policies_session_row_live(&vt->session_id, &vt->user_id, &exist))
+		if (!auth_sessions_exist())
 			refuse("JWT session is not active",
-				   exist ? "Its session was signed out or revoked (no row in auth.sessions)."
-				   : "Its issuer requires a live session, and auth.sessions does not exist.");
+				   "Its issuer requires a live session, and auth.sessions does not exist.");
+		if (!auth_read_row("sessions", "sessions_pkey", &vt->session_id, session_user_matches, &probe) ||
+			!probe.user_matches)
+			refuse("JWT session is not active",
+				   "Its session was signed out or revoked (no row in auth.sessions for its user).");
 	}
 	if (!denylist_may_hold_rows())
 		return;

@@ -50,6 +50,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "auth_session.h"
 #include "claims_parse.h"
 #include "hook.h"
 #include "invalidation.h"
@@ -159,6 +160,14 @@ typedef struct HookOutcome
 	OAuthTier	tier;
 	const char *method;
 } HookOutcome;
+
+/* The OAuth client of the event's auth.sessions row. */
+typedef struct SessionClient
+{
+	bool		found;
+	pg_uuid_t	client;
+	char		text[UUID_TEXT_LEN + 1];
+} SessionClient;
 
 /* Where an unexpected error happened: it decides the error object's message. */
 typedef enum HookStage
@@ -820,12 +829,12 @@ event_claim(JsonbContainer *auth_claims, JsonbContainer *claims, const char *nam
 /*
  * {"claims": ...}: the working claims (Auth's, or the chained hook's) with
  * stripping and minimisation applied, the event claims (Auth's, but exp and
- * role as event_claim() says), then the client's audience and extra claims,
- * then client_tier.
+ * role as event_claim() says, and client_id from its OAuth session when Auth
+ * left it out), then the client's audience and extra claims, then client_tier.
  */
 static Jsonb *
 build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier,
-			 const ClientSettings *cs)
+			 const ClientSettings *cs, const char *session_client)
 {
 	JsonbParseState *state = NULL;
 	JsonbIterator *it;
@@ -868,11 +877,18 @@ build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier
 	}
 
 	for (const char *const *name = event_claims; *name != NULL; name++)
-		if ((v = event_claim(auth_claims, claims, *name, &buf, &chained_buf)) != NULL)
+	{
+		if (session_client != NULL && strcmp(*name, "client_id") == 0)
+		{
+			push_key(&state, *name);
+			push_string(&state, session_client);
+		}
+		else if ((v = event_claim(auth_claims, claims, *name, &buf, &chained_buf)) != NULL)
 		{
 			push_key(&state, *name);
 			pushJsonbValue(&state, WJB_VALUE, v);
 		}
+	}
 
 	if (cs != NULL && cs->audience != NULL)
 	{
@@ -902,6 +918,66 @@ build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
+/* The OAuth client of the event's session */
+
+static void
+read_session_client(HeapTuple tuple, Relation rel, void *arg)
+{
+	SessionClient *sc = (SessionClient *) arg;
+
+	sc->found = auth_uuid_column(tuple, rel, "oauth_client_id", &sc->client);
+}
+
+/*
+ * The OAuth client of the event's auth.sessions row (claims.session_id), read
+ * directly: false when auth.sessions, the row or its oauth_client_id is
+ * absent, i.e. when the session is not an OAuth session.
+ */
+static bool
+event_session_client(JsonbContainer *claims, SessionClient *sc)
+{
+	JsonbValue	buf;
+	JsonbValue *v = find_key(claims, "session_id", &buf);
+	pg_uuid_t	session;
+
+	memset(sc, 0, sizeof(*sc));
+	if (v == NULL || v->type != jbvString ||
+		!claims_parse_uuid(v->val.string.val, v->val.string.len, session.data))
+		return false;
+	if (!auth_read_row("sessions", "sessions_pkey", &session, read_session_client, sc) ||
+		!sc->found)
+		return false;
+	auth_uuid_text(&sc->client, sc->text);
+	return true;
+}
+
+/* Whether a client_id claim names the session's client (any uuid spelling). */
+static bool
+names_session_client(const char *client_id, const SessionClient *sc)
+{
+	pg_uuid_t	u;
+
+	return claims_parse_uuid(client_id, strlen(client_id), u.data) &&
+		memcmp(u.data, sc->client.data, UUID_LEN) == 0;
+}
+
+/* The event with claims.client_id set: what the chained hook is given. */
+static Jsonb *
+event_with_client(Jsonb *event, const char *client_id)
+{
+	Datum		path[2] = {CStringGetTextDatum("claims"), CStringGetTextDatum("client_id")};
+	ArrayType  *patharr = construct_array(path, 2, TEXTOID, -1, false, TYPALIGN_INT);
+	JsonbValue	value;
+
+	value.type = jbvString;
+	value.val.string.val = (char *) client_id;
+	value.val.string.len = strlen(client_id);
+	return DatumGetJsonbP(DirectFunctionCall4(jsonb_set, JsonbPGetDatum(event),
+											  PointerGetDatum(patharr),
+											  JsonbPGetDatum(JsonbValueToJsonb(&value)),
+											  BoolGetDatum(true)));
+}
+
 /* One call */
 
 static void
@@ -912,7 +988,10 @@ process_event(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *stag
 	JsonbValue	buf;
 	JsonbValue *v;
 	char	   *problem;
-	char	   *client_id = NULL;
+	const char *client_id = NULL;
+	const char *session_client = NULL;	/* set when Auth left client_id out */
+	SessionClient session;
+	bool		unknown_client = false;
 	bool		registered = false;
 	OAuthTier	tier = TIER_DIRECT;
 
@@ -934,11 +1013,46 @@ process_event(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *stag
 			return;
 		}
 		client_id = pnstrdup(v->val.string.val, v->val.string.len);
+	}
+
+	/*
+	 * An OAuth session's token is that client's, whatever Auth passed: Auth
+	 * re-issues it without client_id after MFA verification.  A client_id
+	 * that is not the session's is refused, never trusted over the session.
+	 */
+	if (event_session_client(auth_claims, &session))
+	{
+		if (client_id != NULL && !names_session_client(client_id, &session))
+		{
+			out->output = error_object(403, "the token's client_id is not the OAuth client "
+									   "of its session");
+			return;
+		}
+		if (client_id == NULL)
+		{
+			client_id = session.text;
+			session_client = session.text;
+			event = event_with_client(event, session_client);
+		}
+	}
+
+	if (client_id != NULL)
+	{
 		registered = registry_lookup(client_id, &tier);
 		if (!registered)
 			tier = (OAuthTier) oauth_rls_unregistered_tier;
 	}
-	out->client = client_id != NULL ? client_id : "direct";
+	else if (find_key(auth_claims, "scope", &buf) != NULL)
+	{
+		/*
+		 * Auth writes scope only for OAuth sessions: without a client and
+		 * without an OAuth session behind it, the token is an unknown
+		 * client's, never a direct session's (as in RLS, auth_session.c).
+		 */
+		tier = (OAuthTier) oauth_rls_unregistered_tier;
+		unknown_client = true;
+	}
+	out->client = client_id != NULL ? client_id : unknown_client ? "unknown" : "direct";
 	out->tier = tier;
 
 	if (tier == TIER_BLOCKED)
@@ -957,7 +1071,7 @@ process_event(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *stag
 	}
 
 	out->output = build_output(auth_claims, claims, tier,
-							   registered ? client_settings(client_id) : NULL);
+							   registered ? client_settings(client_id) : NULL, session_client);
 	out->count = true;
 }
 
@@ -1248,7 +1362,6 @@ record_issuance_row(const HookOutcome *out)
 	Datum		values[5];
 	int			slot;
 	IssuanceSkip result = ISSUANCE_ROWS_BUSY;
-	int			nestlevel;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -1267,7 +1380,15 @@ record_issuance_row(const HookOutcome *out)
 	values[2] = CStringGetTextDatum(oauth_tier_labels[out->tier]);
 	values[3] = CStringGetTextDatum(out->method);
 
-	nestlevel = oauth_rls_spi_connect();
+	/*
+	 * Not oauth_rls_spi_connect(): these query texts are schema-qualified
+	 * throughout (tables, types, every operator), so they resolve the same
+	 * under any search_path, and pinning it too would cost about a fifth of
+	 * a hook call (a GUC nest level per token).  sql/search_path_shadow.sql
+	 * checks the qualification.
+	 */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	prepare_issuance_plans();
 	for (int attempt = 0; attempt < ISSUANCE_ROW_ATTEMPTS; attempt++)
 	{
@@ -1278,7 +1399,7 @@ record_issuance_row(const HookOutcome *out)
 			break;
 		}
 	}
-	oauth_rls_spi_finish(nestlevel);
+	SPI_finish();
 	return result;
 }
 

@@ -19,6 +19,7 @@
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "storage/procarray.h"
 #include "fmgr.h"
 #include "utils/datum.h"
 #include "utils/inval.h"
@@ -158,11 +159,21 @@ table_cache_for_insert(TableCache *cache, long max_entries)
 	return cache->htab;
 }
 
+/*
+ * GetLatestSnapshot() refuses to run in parallel mode (it would replace the
+ * snapshot the executor keeps for RI checks), so there our own snapshot is
+ * taken the way catalog snapshots are, into storage of our own.  Leader and
+ * workers then read our tables as a plain query does: with the statement's
+ * snapshot instead, a REPEATABLE READ transaction would keep seeing a client
+ * as first_party in parallel queries after it was blocked.
+ */
+static SnapshotData read_snapshot_data = {SNAPSHOT_MVCC};
+
 Snapshot
 oauth_rls_register_read_snapshot(void)
 {
 	if (IsInParallelMode())
-		return RegisterSnapshot(GetActiveSnapshot());
+		return RegisterSnapshot(GetSnapshotData(&read_snapshot_data));
 	return RegisterSnapshot(GetLatestSnapshot());
 }
 

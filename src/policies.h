@@ -7,7 +7,6 @@
 #define OAUTH_RLS_POLICIES_H
 
 #include "oauth_rls.h"
-#include "utils/uuid.h"
 
 /* The commands a guard policy covers, in the matrix's canonical order. */
 typedef enum GuardCommand
@@ -35,14 +34,6 @@ extern bool policies_allows(Oid relid, GuardCommand command);
  * client is not soft-deleted.  Computed at most once per statement.
  */
 extern bool policies_session_active(void);
-
-/*
- * Whether auth.sessions has a row session_id belonging to user_id, read
- * directly (latest snapshot, no caching).  *sessions_exist is false when
- * there is no auth.sessions table (then the answer is false too).
- */
-extern bool policies_session_row_live(const pg_uuid_t *session_id, const pg_uuid_t *user_id,
-									  bool *sessions_exist);
 
 /* Defines oauth_rls.enforce_revocation; called from _PG_init. */
 extern void policies_init(void);
