@@ -83,6 +83,11 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'demo_backend') THEN CREATE ROLE demo_backend LOGIN; END IF;
 END $$;
 SELECT oauth_rls.make_token_only_role('demo_backend') \gset quiet_
+-- The trust boundary needs the library loaded before the role's first
+-- statement; only a superuser may set that (make_token_only_role() said so).
+\c - supabase_admin
+ALTER ROLE demo_backend SET session_preload_libraries = 'oauth_rls';
+\c - postgres
 \set mint '/usr/bin/python3 -c "import jwt, sys, time; print(jwt.encode({\'iss\': \'https://demo.supabase.co/auth/v1\', \'sub\': \'a0000000-0000-4000-8000-000000000001\', \'aud\': \'authenticated\', \'role\': \'authenticated\', \'exp\': int(time.time()) + 3600, \'client_id\': sys.argv[1], \'scope\': \'openid email\'}, \'demo-jwt-secret-at-least-32-bytes-long\', algorithm=\'HS256\'))"'
 \set first_party_token `:mint 9f1c6d1e-1111-4a5b-9c3d-000000000001`
 \set third_party_token `:mint 9f1c6d1e-2222-4a5b-9c3d-000000000002`

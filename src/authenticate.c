@@ -753,6 +753,7 @@ oauth_rls_authenticate(PG_FUNCTION_ARGS)
 		refuse("JWT is malformed", psprintf("The token is longer than %d bytes.", JWS_MAX_TOKEN_LEN));
 
 	oauth_rls_accept_invalidations();
+	token_only_require_preloaded();
 	hash = hash_bytes_extended((const unsigned char *) token, len, 0);
 	vt = token_cache_lookup(token, len, hash);
 	if (vt == NULL)

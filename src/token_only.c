@@ -29,9 +29,11 @@
 #include "miscadmin.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc_tables.h"
 #include "utils/hsearch.h"
+#include "tcop/pquery.h"
 #include "utils/snapmgr.h"
 
 #include "invalidation.h"
@@ -49,6 +51,7 @@ static TableCache role_cache =
 TABLE_CACHE("oauth_rls token-only roles", OAUTH_TABLE_TOKEN_ONLY_ROLES, sizeof(Oid), RoleEntry, false);
 
 static GucStringCheckHook builtin_role_check = NULL;
+static bool preloaded = false;	/* loaded before the session's first statement */
 static bool first_statement_check = false;
 static ExecutorStart_hook_type prev_executor_start = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
@@ -235,8 +238,27 @@ define_guarded_setting(const char *name, const char *desc, char **var)
 }
 
 void
+token_only_require_preloaded(void)
+{
+	if (!preloaded && token_only_session())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" is token-only, but oauth_rls was not preloaded for its sessions",
+						GetUserNameFromId(GetSessionUserId(), false)),
+				 errdetail("Before its first call to oauth_rls, such a session could switch role and set claims unchecked."),
+				 errhint("As a superuser: ALTER ROLE %s SET session_preload_libraries = 'oauth_rls'; (or add oauth_rls to shared_preload_libraries).",
+						 quote_identifier(GetUserNameFromId(GetSessionUserId(), false)))));
+}
+
+void
 token_only_init(void)
 {
+	/*
+	 * shared_preload_libraries loads us in the postmaster, session_preload_
+	 * libraries at connection start, before any statement (no portal runs
+	 * yet); a load by a function call or LOAD happens inside a statement.
+	 */
+	preloaded = !IsUnderPostmaster || ActivePortal == NULL;
 	define_guarded_setting("request.jwt.claim.role",
 						   "Legacy per-claim setting for role (read by auth.role()).",
 						   &setting_claim_role);

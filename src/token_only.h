@@ -20,6 +20,13 @@ extern bool token_only_check_claim_setting(char **newval, void **extra, GucSourc
 /* Whether the session user is a token-only role (needs a transaction). */
 extern bool token_only_session(void);
 
+/*
+ * Raises when the session is token-only but the library was loaded only
+ * when first called: before that, the session could SET ROLE and set claims
+ * unchecked, so authenticate() refuses to vouch for it.
+ */
+extern void token_only_require_preloaded(void);
+
 /* Defines the guarded legacy settings and installs the hooks; from _PG_init. */
 extern void token_only_init(void);
 
