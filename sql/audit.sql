@@ -433,8 +433,11 @@ SELECT count(*) AS log_entries_of_dropped_table FROM oauth_rls.rewrite_log WHERE
 CREATE TABLE aud_log.fresh (id int);
 ALTER TABLE aud_log.fresh ENABLE ROW LEVEL SECURITY;
 SELECT oauth_rls.guard('aud_log.fresh');
+-- (Only the extension and a superuser write the log: supabase_admin forges it.)
+RESET SESSION AUTHORIZATION;
 INSERT INTO oauth_rls.rewrite_log (applied_at, kind, tbl, applied_ddl)
   VALUES (now() - interval '1 day', 'guard', 'aud_log.fresh', 'SELECT oauth_rls.guard(''aud_log.gone''::regclass);');
+SET SESSION AUTHORIZATION postgres;
 SELECT * FROM oauth_rls.revert_rewrite('{aud_log}');
 SELECT cmd, oauth_rls.guard_policy_intact('aud_log.fresh', cmd) AS still_guarded
   FROM unnest(ARRAY['select', 'insert', 'update', 'delete']) cmd;
