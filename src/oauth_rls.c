@@ -14,6 +14,7 @@
 #include "invalidation.h"
 #include "oauth_rls.h"
 #include "policies.h"
+#include "token_only.h"
 
 PG_MODULE_MAGIC;
 
@@ -37,8 +38,10 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	claims_init();
+	/* First: the claim settings' check hooks read a cached table. */
 	invalidation_init();
+	claims_init();
+	token_only_init();
 	api_keys_init();
 
 	/*
