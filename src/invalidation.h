@@ -22,6 +22,7 @@ typedef enum OAuthRlsTable
 	OAUTH_TABLE_CLIENTS = 0,
 	OAUTH_TABLE_ACCESS,			/* access matrix (policies module) */
 	OAUTH_TABLE_API_KEYS,		/* API keys (api_keys module) */
+	OAUTH_TABLE_RATE_LIMITS,	/* rate limits (ratelimit module) */
 	OAUTH_TABLE_COUNT
 } OAuthRlsTable;
 
