@@ -1078,7 +1078,9 @@ counters_init(void)
 							"Entries of the shared-memory counter store (rate limits, key use, issuance).",
 							"Rounded up to a power of two times 8; about 400 bytes each.",
 							&counter_store_entries, 16384, COUNTER_MIN_ENTRIES, 1 << 22,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* Not preloaded (17+), it sizes the DSM segment when one is first made. */
+							process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
+							0, NULL, NULL, NULL);
 	DefineCustomIntVariable("oauth_rls.counters_flush_interval",
 							"How often API key last use and issuance counts are written.",
 							"A crash loses at most what was counted in one interval.",
