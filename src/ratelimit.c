@@ -257,7 +257,7 @@ check_request(void)
 	pg_uuid_t	owner;
 	int			wait;
 
-	counters_require("oauth_rls rate limits");
+	counters_require("the rate limit check");
 	htab = limits();
 	if (limits_count == 0)
 		return;
