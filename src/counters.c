@@ -11,8 +11,9 @@
  * Layout: the entries form sets of COUNTER_WAYS; a key's hash picks its set,
  * and each set is guarded by one of COUNTER_PARTITIONS LWLocks.  A lookup
  * scans the eight ways of one set.  When a set is full, the entry to reuse
- * is the least busy one (a hit count, halved at every eviction in the set so
- * that old bursts fade), preferring entries with nothing left to flush.
+ * is the least busy one (a hit count, up to COUNTER_HITS_MAX, less one at
+ * every eviction in the set so that old bursts fade), preferring entries
+ * with nothing left to flush.
  * Memory is therefore fixed, whatever the number of distinct keys.  No
  * critical section allocates, raises an error or waits for anything but the
  * set's lock; nothing is held across a wait.
@@ -70,6 +71,8 @@
 #define COUNTER_PARTITIONS 64
 #define COUNTER_MIN_ENTRIES (COUNTER_WAYS * COUNTER_PARTITIONS)
 #define COUNTER_STORE_NAME "oauth_rls counters"
+/* Busyness saturates here: an entry idle for this many evictions in its set can go. */
+#define COUNTER_HITS_MAX 255
 #define COUNTER_TRANCHE_NAME "oauth_rls_counters"
 
 /* Databases one launcher round flushes at most (the rest wait a round). */
@@ -83,7 +86,7 @@ typedef struct CounterEntry
 	Oid			dbid;
 	uint8		kind;			/* CounterKind; COUNTER_FREE when unused */
 	uint16		keylen;
-	uint32		hits;			/* busyness, halved at each eviction in the set */
+	uint32		hits;			/* busyness: +1 per use, -1 per eviction in the set */
 	union
 	{
 		struct
@@ -293,7 +296,7 @@ set_find(CounterKind kind, Oid dbid, uint64 hash, const char *key, int keylen,
 		if (e->kind == kind && e->hash == hash && e->dbid == dbid &&
 			e->keylen == keylen && memcmp(e->key, key, keylen) == 0)
 		{
-			if (e->hits < PG_UINT32_MAX)
+			if (e->hits < COUNTER_HITS_MAX)
 				e->hits++;
 			return e;
 		}
@@ -311,7 +314,8 @@ set_find(CounterKind kind, Oid dbid, uint64 hash, const char *key, int keylen,
 	{
 		entry_evict(victim);
 		for (int i = 0; i < COUNTER_WAYS; i++)
-			set[i].hits >>= 1;
+			if (set[i].hits > 0)
+				set[i].hits--;
 	}
 	memset(victim, 0, offsetof(CounterEntry, key));
 	victim->hash = hash;
@@ -874,8 +878,8 @@ static void
 fill_worker(BackgroundWorker *w, const char *function, Oid dbid)
 {
 	memset(w, 0, sizeof(*w));
-	w->bgw_flags = BGWORKER_SHMEM_ACCESS |
-		(OidIsValid(dbid) ? BGWORKER_BACKEND_DATABASE_CONNECTION : 0);
+	/* The launcher too "connects", to no database (to be in pg_stat_activity). */
+	w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	w->bgw_start_time = BgWorkerStart_RecoveryFinished;
 	snprintf(w->bgw_library_name, BGW_MAXLEN, "oauth_rls");
 	snprintf(w->bgw_function_name, BGW_MAXLEN, "%s", function);
@@ -981,6 +985,8 @@ oauth_rls_flush_main(Datum main_arg)
 	pqsignal(SIGTERM, flush_sigterm);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
+	/* No database: shown in pg_stat_activity, never in DROP DATABASE's way. */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	if (!counters_available())
 		proc_exit(1);
 	if (pg_atomic_read_u32(&store->launcher_pid) != 0 &&
