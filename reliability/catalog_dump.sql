@@ -2,7 +2,8 @@
 -- a fresh install with an updated one (psql -At; one line per fact, sorted,
 -- no oids).  Covers members and their definitions, columns, defaults,
 -- constraints, indexes, triggers, policies, RLS flags, enum labels, ACLs,
--- comments, the extension's version and its config tables.
+-- comments, event triggers, parameter ACLs, the extension's version and its
+-- config tables.
 WITH members AS (
   SELECT d.classid, d.objid, pg_describe_object(d.classid, d.objid, 0) AS what
   FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
@@ -57,5 +58,14 @@ facts(line) AS (
   UNION ALL SELECT 'schema-acl ' || coalesce(r.rolname, 'PUBLIC') || ' ' || a.privilege_type
     FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
     WHERE n.nspname = 'oauth_rls'
+  UNION ALL SELECT 'event-trigger ' || m.what || ' on ' || ev.evtevent || ' enabled ' || ev.evtenabled::text
+         || ' function ' || ev.evtfoid::regproc::text || ' tags ' || coalesce(ev.evttags::text, '')
+    FROM members m JOIN pg_event_trigger ev ON ev.oid = m.objid WHERE m.classid = 'pg_event_trigger'::regclass
+  -- GRANT SET ON PARAMETER (PostgreSQL 15+): not members, but made by the install.
+  UNION ALL SELECT 'parameter-acl ' || pa.parname || ': ' || a.privilege_type || ' to '
+         || CASE WHEN a.grantee = (SELECT extowner FROM pg_extension WHERE extname = 'oauth_rls') THEN 'extowner'
+                 ELSE coalesce(r.rolname, 'PUBLIC') END
+    FROM pg_parameter_acl pa CROSS JOIN LATERAL aclexplode(pa.paracl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+    WHERE pa.parname LIKE 'oauth\_rls.%'
 )
 SELECT line FROM facts ORDER BY line;

@@ -4,6 +4,9 @@
 -- unless everything the extension answers inside it belongs to that user and
 -- that client.  Run as the superuser in a database with the extension.
 CREATE SCHEMA rel;
+-- The requests set oauth_rls.unregistered_client_tier per transaction, as
+-- authenticator: a setting only roles granted SET may change.
+GRANT SET ON PARAMETER oauth_rls.unregistered_client_tier TO authenticator;
 GRANT USAGE ON SCHEMA rel TO PUBLIC;
 
 -- persona kinds: 0 direct, 1 first-party, 2 third-party, 3 blocked,

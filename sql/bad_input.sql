@@ -2,7 +2,8 @@
 -- outcomes of every claim-reading function (an error with its SQLSTATE and
 -- message, or the answer), and whether a row guarded by is_first_party()
 -- became visible.  Malformed claims must raise, or give the least trusted
--- answer; none may crash the backend, widen access or echo the input (every
+-- answer (a sub or session_id that is not a uuid is raised only by user_id()
+-- and session_id(): tiers and guards do not depend on them); none may crash the backend, widen access or echo the input (every
 -- bad input below carries the marker SECRET, which no message may show).
 \set VERBOSITY terse
 CREATE TABLE bad_secret (id int);
@@ -146,12 +147,15 @@ SELECT * FROM pg_temp.probe();
 SELECT oauth_rls.tier_of('') AS empty, oauth_rls.tier_of(repeat('x', 1048576)) AS huge,
        oauth_rls.tier_of('bad-fp ') AS trailing_space, oauth_rls.tier_of('BAD-FP') AS other_case,
        oauth_rls.tier_of('bad-fp') AS registered;
+-- The setting is the owner's (only roles granted SET may change it).
+RESET ROLE;
 SET oauth_rls.unregistered_client_tier = blocked;
 SELECT oauth_rls.tier_of('') AS empty, oauth_rls.tier_of(repeat('x', 1048576)) AS huge;
 RESET oauth_rls.unregistered_client_tier;
 SET oauth_rls.unregistered_client_tier = first_party;
 SET oauth_rls.unregistered_client_tier = 'SECRET';
 SET oauth_rls.unregistered_client_tier = '';
+SET ROLE authenticated;
 
 -- allows(): NULLs answer NULL (strict); unknown commands and tables are refused.
 SELECT oauth_rls.allows(NULL, 'select') IS NULL AS null_table, oauth_rls.allows('bad_secret', NULL) IS NULL AS null_command;

@@ -211,11 +211,13 @@ SELECT pg_temp.hook('client_tier in the event',
 -- 8. Chaining to a user hook, which runs first.
 CREATE TABLE public.hook_log (n serial, note text);
 -- An RBAC hook of the kind Supabase's docs show; it also tries to change
--- claims that say who the user is and how they signed in.
+-- claims that say who the user is and how they signed in, and to lengthen
+-- the token's life.  (What a chained hook may change, role and a shorter
+-- exp, is in hook_chain.sql.)
 CREATE FUNCTION public.rbac_hook(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO public.hook_log (note) VALUES ('rbac_hook ran');
-  RETURN jsonb_set(event, '{claims}', (event->'claims') || '{"user_role": "editor", "role": "service_role",
+  RETURN jsonb_set(event, '{claims}', (event->'claims') || '{"user_role": "editor",
     "aal": "aal2", "sub": "00000000-0000-0000-0000-000000000000", "exp": 9999999999, "client_tier": "first_party",
     "email": "changed@example.com"}');
 END

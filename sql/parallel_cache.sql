@@ -1,6 +1,7 @@
--- A tier read inside a parallel operation uses that statement's snapshot; it
--- must not be kept for later statements or transactions, which would then
--- miss a change committed meanwhile.  (dblink plays the second session.)
+-- A tier read inside a parallel operation is as fresh as one read by a plain
+-- query (specs/parallel_tier_rr.spec), even inside an old REPEATABLE READ
+-- snapshot, and is not kept for later statements or transactions.  (dblink
+-- plays the second session.)
 \set VERBOSITY terse
 CREATE EXTENSION IF NOT EXISTS dblink;
 CREATE TABLE parallel_one (x int);
@@ -19,10 +20,10 @@ SELECT tier FROM dblink('dbname=' || current_database() || ' user=' || current_u
                         ' host=' || current_setting('unix_socket_directories') ||
                         ' port=' || current_setting('port'),
   $$UPDATE oauth_rls.clients SET tier = 'blocked' WHERE client_id = 'par-app' RETURNING tier::text$$) AS t(tier text);
--- Inside the old snapshot the old tier is right ...
+-- Inside the old snapshot too, the change is seen at the next statement ...
 SELECT x, (SELECT oauth_rls.current_tier()) AS tier_old_snapshot FROM parallel_one;
 COMMIT;
--- ... but no later statement may keep it.
+-- ... and by every later one.
 SELECT x, (SELECT oauth_rls.current_tier()) AS tier_next_transaction FROM parallel_one;
 SELECT oauth_rls.tier_of('par-app') AS tier_of FROM parallel_one;
 RESET parallel_setup_cost;

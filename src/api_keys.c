@@ -591,12 +591,7 @@ run_last_used_update(Oid relid, const char *key_id, TimestampTz now)
 	SetUserIdAndSecContext(relation_owner(relid),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	save_nestlevel = oauth_rls_spi_connect();
 	if (plan == NULL)
 	{
 		SPIPlanPtr	fresh = SPI_prepare(query, 3, argtypes);
@@ -610,9 +605,7 @@ run_last_used_update(Oid relid, const char *key_id, TimestampTz now)
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "updating last_used_at failed: %s", SPI_result_code_string(rc));
 	rc = (int) SPI_processed;
-	SPI_finish();
-
-	AtEOXact_GUC(false, save_nestlevel);
+	oauth_rls_spi_finish(save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return rc > 0;
 }

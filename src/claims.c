@@ -1,7 +1,8 @@
 /*
  * claims.c
  *      Reading the request's JWT claims: claims(), claim(), user_id(),
- *      client_id(), session_id(), scopes(), has_scope().
+ *      client_id(), session_id(), scopes(), has_scope().  (client_id() also
+ *      consults auth.sessions: see auth_session.c.)
  *
  * PostgREST stores the verified JWT payload in the transaction-local setting
  * request.jwt.claims.  The module defines that setting (and the legacy
@@ -27,6 +28,7 @@
 #include "nodes/miscnodes.h"
 #endif
 
+#include "auth_session.h"
 #include "claims.h"
 #include "claims_parse.h"
 
@@ -50,6 +52,30 @@ typedef enum ClaimsProblem
 	CLAIMS_CONFLICT				/* two settings that both carry a value disagree */
 } ClaimsProblem;
 
+/* Why the settings, or one claim of them, are unusable. */
+typedef struct ClaimsFault
+{
+	ClaimsProblem problem;
+	const char *setting;
+	const char *claim;
+	const char *expected;
+} ClaimsFault;
+
+/*
+ * Which readers raise a fault.  A malformed sub or session_id is raised only
+ * by the functions that return that claim (user_id(), session_id()): tiers,
+ * allows() and guards do not depend on them, and third-party auth providers
+ * (Clerk, Auth0, Firebase, WorkOS) issue a sub that is not a uuid.  Any other
+ * fault is raised by every reader.
+ */
+typedef enum FaultScope
+{
+	FAULT_ALL = 0,
+	FAULT_USER,
+	FAULT_SESSION,
+	FAULT_SCOPE_COUNT
+} FaultScope;
+
 typedef struct ClaimsCache
 {
 	uint64		generation;		/* request generation last validated */
@@ -59,11 +85,7 @@ typedef struct ClaimsCache
 	char	   *src_claims;
 	char	   *src_sub;
 	char	   *src_client_id;
-	/* why the settings are unusable, raised by every reader */
-	ClaimsProblem problem;
-	const char *problem_setting;
-	const char *problem_claim;
-	const char *problem_expected;
+	ClaimsFault faults[FAULT_SCOPE_COUNT];
 	RequestClaims claims;
 } ClaimsCache;
 
@@ -173,13 +195,22 @@ parse_json(const char *text)
 }
 
 static void
+set_fault(FaultScope scope, ClaimsProblem problem, const char *setting,
+		  const char *claim, const char *expected)
+{
+	ClaimsFault *f = &cache.faults[scope];
+
+	f->problem = problem;
+	f->setting = setting;
+	f->claim = claim;
+	f->expected = expected;
+}
+
+static void
 set_problem(ClaimsProblem problem, const char *setting, const char *claim,
 			const char *expected)
 {
-	cache.problem = problem;
-	cache.problem_setting = setting;
-	cache.problem_claim = claim;
-	cache.problem_expected = expected;
+	set_fault(FAULT_ALL, problem, setting, claim, expected);
 }
 
 /* Looks a top-level key up; NULL when absent. */
@@ -191,11 +222,12 @@ find_claim(Jsonb *claims, const char *key, JsonbValue *buf)
 
 /*
  * A uuid claim: absent or JSON null means "none"; any other non-uuid value is
- * an error, never "none".
+ * a fault of that claim (scope), raised by the function that returns it,
+ * and "none" for every other reader.
  */
 static bool
 read_uuid_claim(Jsonb *claims, const char *key, const char *setting,
-				bool *has, pg_uuid_t *out)
+				FaultScope scope, bool *has, pg_uuid_t *out)
 {
 	JsonbValue	buf;
 	JsonbValue *v = find_claim(claims, key, &buf);
@@ -205,16 +237,44 @@ read_uuid_claim(Jsonb *claims, const char *key, const char *setting,
 		return true;
 	if (v->type != jbvString)
 	{
-		set_problem(CLAIM_WRONG_TYPE, setting, key, "a string holding a uuid");
+		set_fault(scope, CLAIM_WRONG_TYPE, setting, key, "a string holding a uuid");
 		return false;
 	}
 	if (!claims_parse_uuid(v->val.string.val, v->val.string.len, out->data))
 	{
-		set_problem(CLAIM_NOT_UUID, setting, key, "a uuid");
+		set_fault(scope, CLAIM_NOT_UUID, setting, key, "a uuid");
 		return false;
 	}
 	*has = true;
 	return true;
+}
+
+/*
+ * The user: the claims' sub, or the legacy per-claim setting while they
+ * agree.  Any fault is the user's (FAULT_USER), and leaves has_user false.
+ */
+static void
+parse_user(Jsonb *claims, const char *setting, RequestClaims *rc)
+{
+	bool		has_claim_sub = false;
+	pg_uuid_t	claim_sub;
+
+	if (claims &&
+		!read_uuid_claim(claims, "sub", setting, FAULT_USER, &has_claim_sub, &claim_sub))
+		return;
+	if (is_set(setting_claim_sub))
+	{
+		if (!claims_parse_uuid(setting_claim_sub, strlen(setting_claim_sub), rc->user_id.data))
+			return set_fault(FAULT_USER, CLAIM_NOT_UUID, "request.jwt.claim.sub", NULL, "a uuid");
+		if (claims && (!has_claim_sub || memcmp(&claim_sub, &rc->user_id, UUID_LEN) != 0))
+			return set_fault(FAULT_USER, CLAIMS_CONFLICT, "request.jwt.claim.sub", setting, NULL);
+		rc->has_user = true;
+	}
+	else if (has_claim_sub)
+	{
+		rc->user_id = claim_sub;
+		rc->has_user = true;
+	}
 }
 
 static void
@@ -270,14 +330,12 @@ parse_settings(void)
 	const char *setting = "request.jwt.claims";
 	Jsonb	   *legacy_claims;
 	Jsonb	   *claims;
-	bool		has_claim_sub;
-	pg_uuid_t	claim_sub;
 	const char *claim_client_id = NULL;
 	JsonbValue	buf;
 	JsonbValue *v;
 
 	memset(rc, 0, sizeof(*rc));
-	set_problem(CLAIMS_OK, NULL, NULL, NULL);
+	memset(cache.faults, 0, sizeof(cache.faults));
 
 	if (!parse_claims_setting("request.jwt.claims", setting_claims, &claims) ||
 		!parse_claims_setting("request.jwt.claim", setting_claim, &legacy_claims))
@@ -291,27 +349,10 @@ parse_settings(void)
 	}
 	rc->claims = claims;
 
-	/* user: the claims' sub, or the legacy per-claim setting if they agree */
-	has_claim_sub = false;
-	if (claims && !read_uuid_claim(claims, "sub", setting, &has_claim_sub, &claim_sub))
-		return;
-	if (is_set(setting_claim_sub))
-	{
-		if (!claims_parse_uuid(setting_claim_sub, strlen(setting_claim_sub), rc->user_id.data))
-			return set_problem(CLAIM_NOT_UUID, "request.jwt.claim.sub", NULL, "a uuid");
-		if (claims && (!has_claim_sub || memcmp(&claim_sub, &rc->user_id, UUID_LEN) != 0))
-			return set_problem(CLAIMS_CONFLICT, "request.jwt.claim.sub", setting, NULL);
-		rc->has_user = true;
-	}
-	else if (has_claim_sub)
-	{
-		rc->user_id = claim_sub;
-		rc->has_user = true;
-	}
-
-	if (claims &&
-		!read_uuid_claim(claims, "session_id", setting, &rc->has_session, &rc->session_id))
-		return;
+	parse_user(claims, setting, rc);
+	if (claims)
+		(void) read_uuid_claim(claims, "session_id", setting, FAULT_SESSION,
+							   &rc->has_session, &rc->session_id);
 
 	/*
 	 * client_id: a NULL answer means "direct session", the most trusted case,
@@ -341,46 +382,47 @@ parse_settings(void)
 		if (v->type != jbvString)
 			return set_problem(CLAIM_WRONG_TYPE, setting, "scope", "a space-separated string");
 		split_scopes(v->val.string.val, v->val.string.len, rc);
+		rc->has_scope_claim = true;
 	}
 }
 
 static void
-raise_problem(void)
+raise_fault(const ClaimsFault *f)
 {
-	switch (cache.problem)
+	switch (f->problem)
 	{
 		case CLAIMS_OK:
 			break;
 		case CLAIMS_NOT_JSON:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("setting \"%s\" is not valid JSON", cache.problem_setting),
+					 errmsg("setting \"%s\" is not valid JSON", f->setting),
 					 errdetail("The value is not shown, because it may hold credentials."),
 					 errhint("PostgREST sets it to the verified JWT payload; check what your test or pre-request function stores there.")));
 			break;
 		case CLAIMS_NOT_OBJECT:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("setting \"%s\" is not a JSON object", cache.problem_setting),
+					 errmsg("setting \"%s\" is not a JSON object", f->setting),
 					 errdetail("JWT claims must be a JSON object; the value is not shown.")));
 			break;
 		case CLAIM_NOT_UUID:
-			if (cache.problem_claim)
+			if (f->claim)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 						 errmsg("claim \"%s\" in setting \"%s\" is not a uuid",
-								cache.problem_claim, cache.problem_setting),
+								f->claim, f->setting),
 						 errdetail("Supabase writes it as a canonical uuid; the value is not shown.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("setting \"%s\" is not a uuid", cache.problem_setting),
+					 errmsg("setting \"%s\" is not a uuid", f->setting),
 					 errdetail("The value is not shown.")));
 			break;
 		case CLAIMS_CONFLICT:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("settings \"%s\" and \"%s\" disagree",
-							cache.problem_setting, cache.problem_claim),
+							f->setting, f->claim),
 					 errdetail("Both are set and say different things; the values are not shown."),
 					 errhint("Set only request.jwt.claims, as PostgREST does.  A legacy setting set with SET (not SET LOCAL) outlives the transaction on a pooled connection.")));
 			break;
@@ -389,7 +431,7 @@ raise_problem(void)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("claim \"%s\" in setting \"%s\" must be %s",
-							cache.problem_claim, cache.problem_setting, cache.problem_expected),
+							f->claim, f->setting, f->expected),
 					 errdetail("The value is not shown.")));
 			break;
 	}
@@ -422,9 +464,31 @@ claims_current(void)
 		}
 		cache.generation = oauth_rls_request_generation;
 	}
-	if (cache.problem != CLAIMS_OK)
-		raise_problem();
+	if (cache.faults[FAULT_ALL].problem != CLAIMS_OK)
+		raise_fault(&cache.faults[FAULT_ALL]);
 	return &cache.claims;
+}
+
+/* The current claims, raising a fault of sub (and of every claim) first. */
+static const RequestClaims *
+claims_current_user(void)
+{
+	const RequestClaims *rc = claims_current();
+
+	if (cache.faults[FAULT_USER].problem != CLAIMS_OK)
+		raise_fault(&cache.faults[FAULT_USER]);
+	return rc;
+}
+
+/* The same for session_id. */
+static const RequestClaims *
+claims_current_session(void)
+{
+	const RequestClaims *rc = claims_current();
+
+	if (cache.faults[FAULT_SESSION].problem != CLAIMS_OK)
+		raise_fault(&cache.faults[FAULT_SESSION]);
+	return rc;
 }
 
 Jsonb *
@@ -453,6 +517,8 @@ typedef struct CallSiteResult
 	bool		isnull;
 	Datum		value;
 	text	   *arg;			/* claim(): the name the result is for */
+	bool		per_statement;	/* client_id(): read from auth.sessions */
+	StatementKey statement;
 	MemoryContext copies[2];
 	int			current;		/* which of copies holds value */
 } CallSiteResult;
@@ -608,7 +674,7 @@ oauth_rls_user_id(PG_FUNCTION_ARGS)
 
 	if (call_site_fresh(site))
 		RETURN_CALL_SITE(site);
-	rc = claims_current();
+	rc = claims_current_user();
 	return uuid_result(fcinfo, rc->has_user, &rc->user_id);
 }
 
@@ -622,24 +688,37 @@ oauth_rls_session_id(PG_FUNCTION_ARGS)
 
 	if (call_site_fresh(site))
 		RETURN_CALL_SITE(site);
-	rc = claims_current();
+	rc = claims_current_session();
 	return uuid_result(fcinfo, rc->has_session, &rc->session_id);
 }
 
-/* client_id() -> text: the OAuth client, NULL for a direct session. */
+/*
+ * client_id() -> text: the OAuth client the request acts as, NULL for a
+ * direct session: the client_id claim, else the OAuth client of the token's
+ * auth.sessions row (a token Auth re-issued without client_id is still that
+ * client's; see auth_session.c).  An answer read from auth.sessions holds for
+ * the statement only.
+ */
 PG_FUNCTION_INFO_V1(oauth_rls_client_id);
 Datum
 oauth_rls_client_id(PG_FUNCTION_ARGS)
 {
 	CallSiteResult *site = call_site(fcinfo);
-	const RequestClaims *rc;
+	const char *client;
+	bool		per_statement;
+	Datum		result;
 
-	if (call_site_fresh(site))
+	if (call_site_fresh(site) &&
+		(!site->per_statement || statement_key_holds(&site->statement)))
 		RETURN_CALL_SITE(site);
-	rc = claims_current();
-	return call_site_store(fcinfo, site,
-						   rc->client_id ? PointerGetDatum(cstring_to_text(rc->client_id)) : (Datum) 0,
-						   rc->client_id == NULL, false, -1);
+	(void) auth_request_client(&client, &per_statement);
+	result = call_site_store(fcinfo, site,
+							 client ? PointerGetDatum(cstring_to_text(client)) : (Datum) 0,
+							 client == NULL, false, -1);
+	site->per_statement = per_statement;
+	if (per_statement)
+		statement_key_record(&site->statement);
+	return result;
 }
 
 /* scopes() -> text[]: the granted scopes, '{}' when there are none. */

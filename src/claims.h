@@ -23,11 +23,14 @@ typedef struct RequestClaims
 	const char *client_id;		/* NULL: no OAuth client (direct session) */
 	int			nscopes;
 	char	  **scopes;			/* from the space-separated "scope" claim */
+	bool		has_scope_claim;	/* "scope" is present (Auth writes it for OAuth only) */
 } RequestClaims;
 
 /*
  * The current claims.  Raises (never returns NULL fields) when a setting is
- * malformed: a NULL client_id must only ever mean "direct session".
+ * malformed: a NULL client_id must only ever mean "no client_id claim".  A
+ * sub or session_id that is not a uuid is not raised here (user_id() and
+ * session_id() raise it): has_user or has_session is false instead.
  */
 extern const RequestClaims *claims_current(void);
 

@@ -65,6 +65,7 @@
 #include "storage/dsm_registry.h"
 #endif
 
+#include "common.h"
 #include "counters.h"
 
 #define COUNTER_WAYS 8
@@ -621,18 +622,12 @@ collect_pending(Oid dbid)
 	}
 }
 
-/* Pins search_path for the SQL below; undone by AtEOXact_GUC(true, level). */
-static int
-pin_search_path(void)
+/* A row someone holds locked delays the flush, never blocks it for good. */
+static void
+set_flush_lock_timeout(void)
 {
-	int			level = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	/* A row someone holds locked delays the flush, never blocks it for good. */
 	(void) set_config_option("lock_timeout", "5s", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	return level;
 }
 
 static Datum
@@ -791,13 +786,11 @@ flush_current_database(void)
 	if (written == 0)
 		return 0;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	level = pin_search_path();
+	level = oauth_rls_spi_connect();
+	set_flush_lock_timeout();
 	write_key_uses();
 	write_issuance();
-	AtEOXact_GUC(true, level);
-	SPI_finish();
+	oauth_rls_spi_finish(level);
 	pg_atomic_fetch_add_u64(&store->flushes, 1);
 	return written;
 }

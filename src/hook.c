@@ -50,6 +50,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "auth_session.h"
 #include "claims_parse.h"
 #include "counters.h"
 #include "hook.h"
@@ -72,14 +73,19 @@ static const char *const protected_claims[] = {
 };
 
 /*
- * Claims always copied from Auth's event, whatever a chained hook returned:
- * they say who the user and session are, how strongly the user signed in and
- * what was granted.  A hook that changed them would change what RLS allows.
+ * Claims copied from Auth's event, whatever a chained hook returned: they say
+ * who the user and session are, how strongly the user signed in and what was
+ * granted.  A hook that changed them would change what RLS allows.  Two of
+ * them a chained hook may change (chain_choice()): exp, to a shorter
+ * lifetime only, and role.
  */
 static const char *const event_claims[] = {
 	"sub", "role", "session_id", "client_id", "exp", "iat", "scope", "aal",
 	"amr", "is_anonymous", NULL
 };
+
+/* The event claims a chained hook may change (see above). */
+static const char *const chain_may_set[] = {"exp", "role", NULL};
 
 /* Auth's claims schema, plus scope (read here as a string). */
 typedef enum ClaimType
@@ -156,6 +162,14 @@ typedef struct HookOutcome
 	const char *method;
 } HookOutcome;
 
+/* The OAuth client of the event's auth.sessions row. */
+typedef struct SessionClient
+{
+	bool		found;
+	pg_uuid_t	client;
+	char		text[UUID_TEXT_LEN + 1];
+} SessionClient;
+
 /* Where an unexpected error happened: it decides the error object's message. */
 typedef enum HookStage
 {
@@ -167,23 +181,28 @@ typedef enum HookStage
 void
 hook_init(void)
 {
+	/*
+	 * PGC_SUSET: changing any of these weakens a protection, so only
+	 * superusers and roles granted SET on them (the extension's owner,
+	 * sql/install/80_settings.sql) may, never the API roles.
+	 */
 	DefineCustomBoolVariable("oauth_rls.minimize_third_party_claims",
 							 "Blank personal claims of third-party tokens that lack the matching scope.",
 							 "Without scope email, email becomes \"\"; without phone, phone becomes \"\"; "
 							 "without profile, user_metadata becomes {}.",
 							 &minimize_third_party_claims, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("oauth_rls.chained_hook",
 							   "Hook function that oauth_rls.custom_access_token_hook runs first.",
 							   "A function signature such as public.my_hook(jsonb), returning jsonb; "
 							   "empty for none.",
 							   &chained_hook, "",
-							   PGC_USERSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("oauth_rls.record_issuance",
 							 "Count every token the hook issues in oauth_rls.token_issuance.",
 							 NULL,
 							 &record_issuance, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
 /* jsonb helpers */
@@ -339,32 +358,43 @@ claim_rule(const JsonbValue *key)
 	return NULL;
 }
 
+static bool
+name_in(const char *name, const char *const *names)
+{
+	for (; *names != NULL; names++)
+		if (strcmp(*names, name) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Checks a claims object against Auth's schema.  Returns NULL when it
  * conforms, else what is wrong (naming the claim, never its value).  With
- * skip_event_claims, the claims copied from Auth's event are not checked.
+ * chained (a chained hook's claims), the claims copied from Auth's event are
+ * not checked, but for those it may set, which may be missing (Auth's are
+ * kept then) and must have their type when present.
  */
 static char *
-claims_problem(JsonbContainer *claims, bool skip_event_claims)
+claims_problem(JsonbContainer *claims, bool chained)
 {
 	for (size_t i = 0; i < lengthof(claim_rules); i++)
 	{
 		const ClaimRule *rule = &claim_rules[i];
 		JsonbValue	buf;
 		JsonbValue *v;
-		bool		from_event = false;
+		bool		optional = false;
 
-		if (skip_event_claims)
-			for (const char *const *c = event_claims; *c != NULL; c++)
-				if (strcmp(*c, rule->name) == 0)
-					from_event = true;
-		if (from_event)
-			continue;
+		if (chained && name_in(rule->name, event_claims))
+		{
+			if (!name_in(rule->name, chain_may_set))
+				continue;
+			optional = true;
+		}
 
 		v = find_key(claims, rule->name, &buf);
 		if (v == NULL)
 		{
-			if (rule->required)
+			if (rule->required && !optional)
 				return psprintf("claim \"%s\" is missing", rule->name);
 			continue;
 		}
@@ -516,8 +546,12 @@ chained_hook_oid(Oid self)
 	Form_pg_proc proc;
 	bool		usable;
 	AclResult	aclresult;
+	int			nestlevel;
 
+	/* A schema-qualified name, never one the caller's search_path picks. */
+	nestlevel = oauth_rls_pin_search_path();
 	fn = DatumGetObjectId(DirectFunctionCall1(regprocedurein, CStringGetDatum(chained_hook)));
+	oauth_rls_unpin_search_path(nestlevel);
 	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	if (!HeapTupleIsValid(tuple))
 		ereport(ERROR,
@@ -580,6 +614,38 @@ is_error_object(JsonbValue *error)
 }
 
 /*
+ * Whether the chained hook changed the token's role to one that bypasses row
+ * level security (a superuser or a BYPASSRLS role): the guards, and any
+ * policy, would not apply to such a token.  The name is looked up as a
+ * quoted identifier would be, truncated to NAMEDATALEN - 1 bytes.  A role
+ * that does not exist bypasses nothing (PostgREST refuses the token).
+ */
+static bool
+role_bypasses_rls(Jsonb *event, JsonbContainer *chained)
+{
+	JsonbValue	buf;
+	JsonbValue	auth_buf;
+	JsonbValue *role = find_key(chained, "role", &buf);
+	JsonbValue *auth_claims = find_key(&event->root, "claims", &auth_buf);
+	JsonbValue *auth_role;
+	JsonbValue	auth_role_buf;
+	char	   *name;
+	Oid			roleid;
+
+	if (role == NULL)
+		return false;
+	auth_role = find_key(auth_claims->val.binary.data, "role", &auth_role_buf);
+	if (auth_role != NULL && auth_role->val.string.len == role->val.string.len &&
+		memcmp(auth_role->val.string.val, role->val.string.val, role->val.string.len) == 0)
+		return false;			/* Auth's own choice */
+
+	name = pnstrdup(role->val.string.val,
+					pg_mbcliplen(role->val.string.val, role->val.string.len, NAMEDATALEN - 1));
+	roleid = get_role_oid(name, true);
+	return OidIsValid(roleid) && (superuser_arg(roleid) || has_bypassrls_privilege(roleid));
+}
+
+/*
  * Runs the chained hook on the event.  Returns its claims, or NULL after
  * setting out->output to the error object to return (the hook's own, passed
  * through unchanged, or ours when its output is unusable).
@@ -632,6 +698,12 @@ run_chained_hook(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *s
 	{
 		out->output = error_object(500, psprintf("the chained token hook returned invalid claims: %s",
 												 problem));
+		return NULL;
+	}
+	if (out->tier == TIER_THIRD_PARTY && role_bypasses_rls(event, v->val.binary.data))
+	{
+		out->output = error_object(500, "the chained token hook gave a third-party client's token "
+								   "a role that bypasses row level security");
 		return NULL;
 	}
 	return v->val.binary.data;
@@ -730,19 +802,47 @@ claim_action(const JsonbValue *key, const ClientSettings *cs, bool minimise, int
 }
 
 /*
+ * The value of an event claim in the token: Auth's, but for what a chained
+ * hook may set (claims differs from auth_claims then; their types were
+ * checked): the smaller exp, so that a hook issuing short-lived tokens keeps
+ * them short, and the hook's role (refused earlier for a third-party client
+ * when it bypasses row level security).
+ */
+static JsonbValue *
+event_claim(JsonbContainer *auth_claims, JsonbContainer *claims, const char *name,
+			JsonbValue *buf, JsonbValue *chained_buf)
+{
+	JsonbValue *v = find_key(auth_claims, name, buf);
+	JsonbValue *chained;
+
+	if (claims == auth_claims || !name_in(name, chain_may_set))
+		return v;
+	chained = find_key(claims, name, chained_buf);
+	if (chained == NULL)
+		return v;
+	if (strcmp(name, "exp") == 0 && v != NULL &&
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(chained->val.numeric),
+										  NumericGetDatum(v->val.numeric))) >= 0)
+		return v;
+	return chained;
+}
+
+/*
  * {"claims": ...}: the working claims (Auth's, or the chained hook's) with
- * stripping and minimisation applied, the event claims copied from Auth's
- * event, then the client's audience and extra claims, then client_tier.
+ * stripping and minimisation applied, the event claims (Auth's, but exp and
+ * role as event_claim() says, and client_id from its OAuth session when Auth
+ * left it out), then the client's audience and extra claims, then client_tier.
  */
 static Jsonb *
 build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier,
-			 const ClientSettings *cs)
+			 const ClientSettings *cs, const char *session_client)
 {
 	JsonbParseState *state = NULL;
 	JsonbIterator *it;
 	JsonbValue	key;
 	JsonbValue	value;
 	JsonbValue	buf;
+	JsonbValue	chained_buf;
 	JsonbValue *v;
 	JsonbIteratorToken tok;
 	bool		minimise = tier == TIER_THIRD_PARTY && minimize_third_party_claims;
@@ -778,11 +878,18 @@ build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier
 	}
 
 	for (const char *const *name = event_claims; *name != NULL; name++)
-		if ((v = find_key(auth_claims, *name, &buf)) != NULL)
+	{
+		if (session_client != NULL && strcmp(*name, "client_id") == 0)
+		{
+			push_key(&state, *name);
+			push_string(&state, session_client);
+		}
+		else if ((v = event_claim(auth_claims, claims, *name, &buf, &chained_buf)) != NULL)
 		{
 			push_key(&state, *name);
 			pushJsonbValue(&state, WJB_VALUE, v);
 		}
+	}
 
 	if (cs != NULL && cs->audience != NULL)
 	{
@@ -812,6 +919,66 @@ build_output(JsonbContainer *auth_claims, JsonbContainer *claims, OAuthTier tier
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
+/* The OAuth client of the event's session */
+
+static void
+read_session_client(HeapTuple tuple, Relation rel, void *arg)
+{
+	SessionClient *sc = (SessionClient *) arg;
+
+	sc->found = auth_uuid_column(tuple, rel, "oauth_client_id", &sc->client);
+}
+
+/*
+ * The OAuth client of the event's auth.sessions row (claims.session_id), read
+ * directly: false when auth.sessions, the row or its oauth_client_id is
+ * absent, i.e. when the session is not an OAuth session.
+ */
+static bool
+event_session_client(JsonbContainer *claims, SessionClient *sc)
+{
+	JsonbValue	buf;
+	JsonbValue *v = find_key(claims, "session_id", &buf);
+	pg_uuid_t	session;
+
+	memset(sc, 0, sizeof(*sc));
+	if (v == NULL || v->type != jbvString ||
+		!claims_parse_uuid(v->val.string.val, v->val.string.len, session.data))
+		return false;
+	if (!auth_read_row("sessions", "sessions_pkey", &session, read_session_client, sc) ||
+		!sc->found)
+		return false;
+	auth_uuid_text(&sc->client, sc->text);
+	return true;
+}
+
+/* Whether a client_id claim names the session's client (any uuid spelling). */
+static bool
+names_session_client(const char *client_id, const SessionClient *sc)
+{
+	pg_uuid_t	u;
+
+	return claims_parse_uuid(client_id, strlen(client_id), u.data) &&
+		memcmp(u.data, sc->client.data, UUID_LEN) == 0;
+}
+
+/* The event with claims.client_id set: what the chained hook is given. */
+static Jsonb *
+event_with_client(Jsonb *event, const char *client_id)
+{
+	Datum		path[2] = {CStringGetTextDatum("claims"), CStringGetTextDatum("client_id")};
+	ArrayType  *patharr = construct_array(path, 2, TEXTOID, -1, false, TYPALIGN_INT);
+	JsonbValue	value;
+
+	value.type = jbvString;
+	value.val.string.val = (char *) client_id;
+	value.val.string.len = strlen(client_id);
+	return DatumGetJsonbP(DirectFunctionCall4(jsonb_set, JsonbPGetDatum(event),
+											  PointerGetDatum(patharr),
+											  JsonbPGetDatum(JsonbValueToJsonb(&value)),
+											  BoolGetDatum(true)));
+}
+
 /* One call */
 
 static void
@@ -822,7 +989,10 @@ process_event(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *stag
 	JsonbValue	buf;
 	JsonbValue *v;
 	char	   *problem;
-	char	   *client_id = NULL;
+	const char *client_id = NULL;
+	const char *session_client = NULL;	/* set when Auth left client_id out */
+	SessionClient session;
+	bool		unknown_client = false;
 	bool		registered = false;
 	OAuthTier	tier = TIER_DIRECT;
 
@@ -844,11 +1014,46 @@ process_event(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *stag
 			return;
 		}
 		client_id = pnstrdup(v->val.string.val, v->val.string.len);
+	}
+
+	/*
+	 * An OAuth session's token is that client's, whatever Auth passed: Auth
+	 * re-issues it without client_id after MFA verification.  A client_id
+	 * that is not the session's is refused, never trusted over the session.
+	 */
+	if (event_session_client(auth_claims, &session))
+	{
+		if (client_id != NULL && !names_session_client(client_id, &session))
+		{
+			out->output = error_object(403, "the token's client_id is not the OAuth client "
+									   "of its session");
+			return;
+		}
+		if (client_id == NULL)
+		{
+			client_id = session.text;
+			session_client = session.text;
+			event = event_with_client(event, session_client);
+		}
+	}
+
+	if (client_id != NULL)
+	{
 		registered = registry_lookup(client_id, &tier);
 		if (!registered)
 			tier = (OAuthTier) oauth_rls_unregistered_tier;
 	}
-	out->client = client_id != NULL ? client_id : "direct";
+	else if (find_key(auth_claims, "scope", &buf) != NULL)
+	{
+		/*
+		 * Auth writes scope only for OAuth sessions: without a client and
+		 * without an OAuth session behind it, the token is an unknown
+		 * client's, never a direct session's (as in RLS, auth_session.c).
+		 */
+		tier = (OAuthTier) oauth_rls_unregistered_tier;
+		unknown_client = true;
+	}
+	out->client = client_id != NULL ? client_id : unknown_client ? "unknown" : "direct";
 	out->tier = tier;
 
 	if (tier == TIER_BLOCKED)
@@ -867,7 +1072,7 @@ process_event(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *stag
 	}
 
 	out->output = build_output(auth_claims, claims, tier,
-							   registered ? client_settings(client_id) : NULL);
+							   registered ? client_settings(client_id) : NULL, session_client);
 	out->count = true;
 }
 
@@ -1158,6 +1363,7 @@ record_issuance_row(const HookOutcome *out)
 	Datum		values[5];
 	int			slot;
 	IssuanceSkip result = ISSUANCE_ROWS_BUSY;
+	int			nestlevel;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -1176,8 +1382,7 @@ record_issuance_row(const HookOutcome *out)
 	values[2] = CStringGetTextDatum(oauth_tier_labels[out->tier]);
 	values[3] = CStringGetTextDatum(out->method);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = oauth_rls_spi_connect();
 	prepare_issuance_plans();
 	for (int attempt = 0; attempt < ISSUANCE_ROW_ATTEMPTS; attempt++)
 	{
@@ -1188,7 +1393,7 @@ record_issuance_row(const HookOutcome *out)
 			break;
 		}
 	}
-	SPI_finish();
+	oauth_rls_spi_finish(nestlevel);
 	return result;
 }
 

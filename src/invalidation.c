@@ -7,16 +7,21 @@
  * tables carry a statement trigger that calls CacheInvalidateRelcache(): the
  * message is transactional (sent at commit, discarded on abort, applied
  * locally at the next command) and is WAL-logged, so hot standbys replay it.
+ * A logical replication subscriber's apply worker fires row triggers only, so
+ * the same tables also carry a row trigger enabled for replicas.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "storage/procarray.h"
 #include "fmgr.h"
+#include "utils/datum.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -153,11 +158,21 @@ table_cache_for_insert(TableCache *cache, long max_entries)
 	return cache->htab;
 }
 
+/*
+ * GetLatestSnapshot() refuses to run in parallel mode (it would replace the
+ * snapshot the executor keeps for RI checks), so there our own snapshot is
+ * taken the way catalog snapshots are, into storage of our own.  Leader and
+ * workers then read our tables as a plain query does: with the statement's
+ * snapshot instead, a REPEATABLE READ transaction would keep seeing a client
+ * as first_party in parallel queries after it was blocked.
+ */
+static SnapshotData read_snapshot_data = {SNAPSHOT_MVCC};
+
 Snapshot
 oauth_rls_register_read_snapshot(void)
 {
 	if (IsInParallelMode())
-		return RegisterSnapshot(GetActiveSnapshot());
+		return RegisterSnapshot(GetSnapshotData(&read_snapshot_data));
 	return RegisterSnapshot(GetLatestSnapshot());
 }
 
@@ -246,9 +261,119 @@ oauth_rls_tier_from_oid(Oid label)
 }
 
 /*
- * oauth_rls._invalidate_caches(): statement trigger on every cached table.
- * Queues a relcache invalidation of the table, delivered to every backend
- * when (and only if) the writing transaction commits.
+ * Whether a row trigger already queued the invalidation of relid in the
+ * current (sub)transaction.  A logical replication apply worker fires row
+ * triggers only, one change at a time with a command boundary in between,
+ * and the invalidation queue merges duplicates within one command only: a
+ * message per row would send thousands for one replicated statement and
+ * overflow every backend's invalidation queue (a full cache reset for all).
+ * Keyed by the transaction id of the subtransaction that wrote the row
+ * (written rows always have one): ids are never reused, so a rolled-back
+ * subtransaction's messages are never mistaken for ones still queued.
+ */
+#define QUEUED_SLOTS 4
+
+static struct
+{
+	Oid			relid;
+	FullTransactionId fxid;
+}			queued[QUEUED_SLOTS];
+static int	queued_next = 0;
+
+static bool
+already_queued(Oid relid, FullTransactionId fxid)
+{
+	for (int i = 0; i < QUEUED_SLOTS; i++)
+		if (queued[i].relid == relid && FullTransactionIdEquals(queued[i].fxid, fxid))
+			return true;
+	return false;
+}
+
+static void
+remember_queued(Oid relid, FullTransactionId fxid)
+{
+	for (int i = 0; i < QUEUED_SLOTS; i++)
+		if (queued[i].relid == relid)
+		{
+			queued[i].fxid = fxid;
+			return;
+		}
+	queued[queued_next].relid = relid;
+	queued[queued_next].fxid = fxid;
+	queued_next = (queued_next + 1) % QUEUED_SLOTS;
+}
+
+static bool
+ignored_column(Trigger *trigger, const char *attname)
+{
+	for (int i = 0; i < trigger->tgnargs; i++)
+		if (strcmp(trigger->tgargs[i], attname) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether an updated row changed a column other than those named in the
+ * trigger's arguments (api_keys' last_used_at, refreshed on use: a refresh
+ * must not empty every backend's key cache).  Byte-wise: a value rewritten
+ * with another representation counts as changed, which only costs a reload.
+ */
+static bool
+row_changed(TriggerData *trigdata)
+{
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(desc, i);
+		bool		oldnull;
+		bool		newnull;
+		Datum		oldval;
+		Datum		newval;
+
+		if (attr->attisdropped || ignored_column(trigdata->tg_trigger, NameStr(attr->attname)))
+			continue;
+		oldval = heap_getattr(trigdata->tg_trigtuple, i + 1, desc, &oldnull);
+		newval = heap_getattr(trigdata->tg_newtuple, i + 1, desc, &newnull);
+		if (oldnull != newnull ||
+			(!oldnull && !datum_image_eq(oldval, newval, attr->attbyval, attr->attlen)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A row trigger's part: the first relevant change of the table in this
+ * (sub)transaction queues the invalidation, the others find it queued.
+ */
+static bool
+row_needs_invalidation(TriggerData *trigdata)
+{
+	FullTransactionId fxid = GetCurrentFullTransactionIdIfAny();
+	Oid			relid = RelationGetRelid(trigdata->tg_relation);
+
+	if (FullTransactionIdIsValid(fxid) && already_queued(relid, fxid))
+		return false;
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && !row_changed(trigdata))
+		return false;
+	if (FullTransactionIdIsValid(fxid))
+		remember_queued(relid, fxid);
+	return true;
+}
+
+/*
+ * oauth_rls._invalidate_caches([ignored column, ...]): trigger on every
+ * cached table.  Queues a relcache invalidation of the table, delivered to
+ * every backend when (and only if) the writing transaction commits.
+ *
+ * As a statement trigger (ENABLE ALWAYS) it covers every SQL statement and
+ * COPY, restores with session_replication_role = replica included.  A logical
+ * replication apply worker fires no INSERT, UPDATE or DELETE statement
+ * triggers, only row triggers (and TRUNCATE statement triggers): there the
+ * same function runs as an AFTER row trigger, ENABLE REPLICA so that it costs
+ * nothing in ordinary sessions.  The arguments name columns whose change
+ * alone (an UPDATE) does not invalidate; the statement triggers say the same
+ * with UPDATE OF.
  */
 PG_FUNCTION_INFO_V1(oauth_rls_invalidate_caches);
 Datum
@@ -260,7 +385,13 @@ oauth_rls_invalidate_caches(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("oauth_rls._invalidate_caches() must be called as a trigger")));
+	/* A BEFORE row trigger returning NULL would silently skip the row. */
+	if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) && !TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("oauth_rls._invalidate_caches() must be fired AFTER when fired FOR EACH ROW")));
 
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || row_needs_invalidation(trigdata))
+		CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }

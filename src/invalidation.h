@@ -4,8 +4,10 @@
  *
  * Each table whose rows a backend caches has a generation counter.  A
  * statement trigger on the table (oauth_rls._invalidate_caches) queues a
- * relcache invalidation at commit; every backend's relcache callback bumps the
- * matching counter.  Callbacks only bump counters (they can fire inside any
+ * relcache invalidation at commit, and so does, on a logical replication
+ * subscriber, a row trigger enabled for replicas (the apply worker fires no
+ * statement triggers); every backend's relcache callback bumps the matching
+ * counter.  Callbacks only bump counters (they can fire inside any
  * lock acquisition), and readers rebuild lazily when the counter moved.
  */
 #ifndef OAUTH_RLS_INVALIDATION_H
@@ -50,11 +52,11 @@ extern OAuthTier oauth_rls_tier_from_oid(Oid label);
 extern void oauth_rls_accept_invalidations(void);
 
 /*
- * Where a cached answer was built.  Inside a parallel operation our tables
- * are read with the statement's snapshot, not the latest one, so such an
- * answer may miss a change whose invalidation was already processed: it is
- * trusted only within that same statement (leader and workers share its
- * transaction and statement start times).
+ * Where a cached answer was built.  An answer built inside a parallel
+ * operation is trusted only within that same statement (leader and workers
+ * share its transaction and statement start times): a worker's invalidation
+ * counters start from nothing, and the statement's end is a cheap, safe
+ * point to read again.
  */
 typedef struct ParallelScope
 {
@@ -68,9 +70,8 @@ extern bool parallel_scope_holds(const ParallelScope *scope);
 
 /*
  * A per-backend hash table of rows read from one of our tables, emptied when
- * that table's generation moves.  Built inside a parallel operation (read
- * with the statement's snapshot, not the latest), it is trusted only until
- * the operation ends.  cxt holds the hash table and anything its entries
+ * that table's generation moves.  Built inside a parallel operation, it is
+ * trusted only until the operation ends (see ParallelScope).  cxt holds the hash table and anything its entries
  * point to, so emptying it frees everything.
  */
 typedef struct TableCache
@@ -103,9 +104,11 @@ extern HTAB *table_cache_for_lookup(TableCache *cache);
 extern HTAB *table_cache_for_insert(TableCache *cache, long max_entries);
 
 /*
- * A registered snapshot for reading our tables directly: the latest one, so
- * a change is seen as soon as its invalidation moved the generation; inside a
- * parallel operation the statement's, the only one leader and workers share.
+ * A registered snapshot for reading our tables (and Auth's) directly: the
+ * latest one, so a change is seen as soon as its invalidation moved the
+ * generation, in parallel operations too (a fresh snapshot of our own there),
+ * so that a parallel query under REPEATABLE READ gives the answer a plain one
+ * gives.
  */
 extern Snapshot oauth_rls_register_read_snapshot(void);
 

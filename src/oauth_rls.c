@@ -1,12 +1,11 @@
 /*
  * oauth_rls.c
- *      Module entry point: the extension's own settings and initialisation.
+ *      Module entry point: initialises every module and defines the settings
+ *      that belong to no module of their own.  Shared helpers are in common.c.
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "fmgr.h"
-#include "utils/resowner.h"
 #include "utils/guc.h"
 
 #include "api_keys.h"
@@ -18,10 +17,6 @@
 #include "policies.h"
 
 PG_MODULE_MAGIC;
-
-const char *const oauth_tier_labels[TIER_COUNT] = {
-	"direct", "first_party", "third_party", "blocked"
-};
 
 int			oauth_rls_unregistered_tier = TIER_THIRD_PARTY;
 
@@ -38,38 +33,6 @@ assign_cached_setting(int newval, void *extra)
 	oauth_rls_request_generation++;
 }
 
-ErrorData *
-oauth_rls_try_in_subtransaction(void (*fn) (void *), void *arg)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		fn(arg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-	}
-	PG_END_TRY();
-	return edata;
-}
-
 void		_PG_init(void);
 
 void
@@ -79,12 +42,17 @@ _PG_init(void)
 	invalidation_init();
 	api_keys_init();
 
+	/*
+	 * PGC_SUSET: changing it weakens a protection, so only superusers and
+	 * roles granted SET on it (the extension's owner,
+	 * sql/install/80_settings.sql) may, never the API roles.
+	 */
 	DefineCustomEnumVariable("oauth_rls.unregistered_client_tier",
 							 "Tier of an OAuth client that is not in oauth_rls.clients.",
 							 "third_party (default) or blocked; first_party is never implied.",
 							 &oauth_rls_unregistered_tier, TIER_THIRD_PARTY,
 							 unregistered_tier_options,
-							 PGC_USERSET, 0, NULL, assign_cached_setting, NULL);
+							 PGC_SUSET, 0, NULL, assign_cached_setting, NULL);
 	policies_init();
 
 	hook_init();

@@ -39,6 +39,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "auth_session.h"
 #include "claims.h"
 #include "claims_parse.h"
 #include "invalidation.h"
@@ -76,23 +77,6 @@ typedef struct MatrixEntry
 static TableCache matrix_cache =
 	TABLE_CACHE("oauth_rls access matrix", OAUTH_TABLE_ACCESS, sizeof(Oid), MatrixEntry, false);
 
-/*
- * The revocation answer of the current statement.  A new top-level statement
- * has a new statement start time, a new command of the same statement a new
- * command id, a new request a new generation: any of them recomputes.
- */
-static struct
-{
-	bool		valid;
-	uint64		request_generation;
-	TimestampTz xact_start;
-	TimestampTz stmt_start;
-	CommandId	command_id;
-	bool		parallel;
-	bool		sessions_exist; /* auth.sessions is there to consult */
-	bool		active;
-} session_cache = {0};
-
 static void
 assign_enforce_revocation(bool newval, void *extra)
 {
@@ -102,13 +86,18 @@ assign_enforce_revocation(bool newval, void *extra)
 void
 policies_init(void)
 {
+	/*
+	 * PGC_SUSET: changing it weakens a protection, so only superusers and
+	 * roles granted SET on it (the extension's owner,
+	 * sql/install/80_settings.sql) may, never the API roles.
+	 */
 	DefineCustomBoolVariable("oauth_rls.enforce_revocation",
 							 "Guard policies deny OAuth requests whose session was revoked.",
 							 "When on (default) and auth.sessions exists, a guarded table refuses "
 							 "an OAuth request whose auth.sessions row is gone or whose client "
 							 "is soft-deleted, from the next statement on.",
 							 &oauth_rls_enforce_revocation, true,
-							 PGC_USERSET, 0, NULL, assign_enforce_revocation, NULL);
+							 PGC_SUSET, 0, NULL, assign_enforce_revocation, NULL);
 }
 
 /* ----------------------------------------------------------------
@@ -231,191 +220,86 @@ matrix_access(Oid relid, OAuthTier tier)
  * Revocation: Supabase Auth's sessions and clients
  * ---------------------------------------------------------------- */
 
-/* Checks one row found by id; returns whether it keeps the session alive. */
-typedef bool (*RowCheck) (HeapTuple tuple, Relation rel, const void *arg);
-
 /*
- * Finds the row of auth.<relname> whose uuid column "id" equals id, through
- * its primary key index when it has the usual name, and applies check.  A
- * table whose "id" is not a uuid is not the table we know: no row.
+ * Whether an OAuth request's session is live: the token names a session
+ * whose auth.sessions row (auth_session.c, read once per statement) belongs
+ * to the token's user and to the request's client, and that client is not
+ * soft-deleted.  Auth records the client of every OAuth session, so a row
+ * without one (oauth_client_id NULL or missing) is not this client's: a token
+ * cannot borrow the user's direct session.  A request of an unknown client
+ * (a scope but no client) has nothing to vouch for it.
  */
 static bool
-auth_row_passes(Oid auth_ns, const char *relname, const char *pkeyname,
-				const pg_uuid_t *id, RowCheck check, const void *arg)
+read_session_active(RequestClientSource source, const char *client)
 {
-	Oid			relid = get_relname_relid(relname, auth_ns);
-	Oid			indexid;
-	AttrNumber	id_att;
-	Relation	rel;
-	Snapshot	snapshot;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	bool		passes = false;
-
-	if (!OidIsValid(relid))
-		return false;
-	id_att = get_attnum(relid, "id");
-	if (id_att == InvalidAttrNumber || get_atttype(relid, id_att) != UUIDOID)
-		return false;
-	indexid = get_relname_relid(pkeyname, auth_ns);
-	if (OidIsValid(indexid) && IndexGetRelation(indexid, true) != relid)
-		indexid = InvalidOid;
-
-	rel = table_open(relid, AccessShareLock);
-	snapshot = oauth_rls_register_read_snapshot();
-	ScanKeyInit(&key, id_att, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
-	scan = systable_beginscan(rel, indexid, OidIsValid(indexid), snapshot, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-		passes = check(tuple, rel, arg);
-	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
-	return passes;
-}
-
-/*
- * A uuid column equals the expected value.  A missing column or a NULL is
- * accepted only where Auth versions legitimately lack it (missing_ok).
- */
-static bool
-uuid_column_matches(HeapTuple tuple, Relation rel, const char *column,
-					const pg_uuid_t *expected, bool missing_ok)
-{
-	AttrNumber	att = get_attnum(RelationGetRelid(rel), column);
-	bool		isnull;
-	Datum		value;
-
-	if (att == InvalidAttrNumber)
-		return missing_ok;
-	if (get_atttype(RelationGetRelid(rel), att) != UUIDOID)
-		return false;
-	value = heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
-	if (isnull)
-		return missing_ok;
-	return memcmp(DatumGetUUIDP(value)->data, expected->data, UUID_LEN) == 0;
-}
-
-typedef struct SessionExpect
-{
-	const pg_uuid_t *user_id;
-	const pg_uuid_t *client_id;
-} SessionExpect;
-
-/*
- * The session row must belong to the token's user and, where Auth recorded
- * one (oauth_client_id exists from the OAuth server's release on), to the
- * token's client: a token cannot borrow another live session.
- */
-static bool
-session_row_check(HeapTuple tuple, Relation rel, const void *arg)
-{
-	const SessionExpect *expect = (const SessionExpect *) arg;
-
-	return uuid_column_matches(tuple, rel, "user_id", expect->user_id, false) &&
-		uuid_column_matches(tuple, rel, "oauth_client_id", expect->client_id, true);
-}
-
-/* A client is live until Auth soft-deletes it by setting deleted_at. */
-static bool
-client_row_check(HeapTuple tuple, Relation rel, const void *arg)
-{
-	AttrNumber	att = get_attnum(RelationGetRelid(rel), "deleted_at");
-	bool		isnull;
-
-	if (att == InvalidAttrNumber)
-		return true;
-	(void) heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
-	return isnull;
-}
-
-/* Whether an OAuth request's session and client are live (no caching). */
-static bool
-read_session_active(const RequestClaims *rc, Oid auth_ns)
-{
+	const RequestClaims *rc = claims_current();
+	const RequestSession *s;
 	pg_uuid_t	client_uuid;
-	SessionExpect expect;
 
-	/* Fail closed: nothing to look up means nothing to vouch for. */
-	if (!rc->has_session || !rc->has_user ||
-		!claims_parse_uuid(rc->client_id, strlen(rc->client_id), client_uuid.data))
+	if (source == CLIENT_UNKNOWN || !rc->has_session || !rc->has_user ||
+		!claims_parse_uuid(client, strlen(client), client_uuid.data))
 		return false;
-
-	expect.user_id = &rc->user_id;
-	expect.client_id = &client_uuid;
-	if (!auth_row_passes(auth_ns, "sessions", "sessions_pkey", &rc->session_id,
-						 session_row_check, &expect))
-		return false;
-	return auth_row_passes(auth_ns, "oauth_clients", "oauth_clients_pkey", &client_uuid,
-						   client_row_check, NULL);
-}
-
-static bool
-session_cache_fresh(void)
-{
-	return session_cache.valid &&
-		session_cache.request_generation == oauth_rls_request_generation &&
-		session_cache.xact_start == GetCurrentTransactionStartTimestamp() &&
-		session_cache.stmt_start == GetCurrentStatementStartTimestamp() &&
-		session_cache.command_id == GetCurrentCommandId(false) &&
-		(!session_cache.parallel || IsInParallelMode());
+	s = auth_request_session();
+	return s->found &&
+		s->has_user && memcmp(s->user_id.data, rc->user_id.data, UUID_LEN) == 0 &&
+		s->has_client && memcmp(s->client.data, client_uuid.data, UUID_LEN) == 0 &&
+		s->client_live;
 }
 
 /*
- * Fills session_cache for an OAuth request.  Where auth.sessions does not
- * exist there is nothing to revoke from: sessions_exist says so, and the
- * request is not vouched for.
+ * The revocation answer of the current statement (see StatementKey): per row
+ * it costs a few comparisons.
  */
-static void
-compute_session_state(const RequestClaims *rc)
+static struct
 {
-	Oid			auth_ns;
-	bool		exist;
-	bool		active = false;
+	StatementKey key;
+	bool		oauth;			/* the request acts through an OAuth client */
+	bool		sessions_exist; /* auth.sessions is there to consult */
+	bool		active;
+} session_cache = {0};
 
-	session_cache.valid = false;
-	auth_ns = get_namespace_oid("auth", true);
-	exist = OidIsValid(auth_ns) && OidIsValid(get_relname_relid("sessions", auth_ns));
-	if (exist)
-		active = read_session_active(rc, auth_ns);
+static void
+compute_session_state(void)
+{
+	const char *client;
+	bool		per_statement;
+	RequestClientSource source = auth_request_client(&client, &per_statement);
 
-	session_cache.request_generation = oauth_rls_request_generation;
-	session_cache.xact_start = GetCurrentTransactionStartTimestamp();
-	session_cache.stmt_start = GetCurrentStatementStartTimestamp();
-	session_cache.command_id = GetCurrentCommandId(false);
-	session_cache.parallel = IsInParallelMode();
-	session_cache.sessions_exist = exist;
-	session_cache.active = active;
-	session_cache.valid = true;
+	session_cache.key.valid = false;
+	session_cache.oauth = source != CLIENT_NONE;
+	session_cache.sessions_exist = false;
+	session_cache.active = true;
+	if (session_cache.oauth)
+	{
+		session_cache.sessions_exist = auth_sessions_exist();
+		session_cache.active = session_cache.sessions_exist &&
+			read_session_active(source, client);
+	}
+	statement_key_record(&session_cache.key);
 }
 
+/*
+ * Always true for a direct session.  For an OAuth request (by its claim or
+ * by its session), where auth.sessions does not exist there is nothing to
+ * vouch for it: false.
+ */
 bool
 policies_session_active(void)
 {
-	const RequestClaims *rc = claims_current();
-
-	if (rc->client_id == NULL)
-		return true;
-	if (!session_cache_fresh())
-		compute_session_state(rc);
-	return session_cache.sessions_exist && session_cache.active;
+	if (!statement_key_holds(&session_cache.key))
+		compute_session_state();
+	return !session_cache.oauth || session_cache.active;
 }
 
-/* Revocation passes when not enforced, or the session is live. */
+/* Revocation passes when not enforced, when there is nothing to revoke from, or the session is live. */
 static bool
 revocation_passes(void)
 {
-	const RequestClaims *rc;
-
 	if (!oauth_rls_enforce_revocation)
 		return true;
-	rc = claims_current();
-	if (rc->client_id == NULL)
-		return true;
-	if (!session_cache_fresh())
-		compute_session_state(rc);
-	return !session_cache.sessions_exist || session_cache.active;
+	if (!statement_key_holds(&session_cache.key))
+		compute_session_state();
+	return !session_cache.oauth || !session_cache.sessions_exist || session_cache.active;
 }
 
 bool
@@ -471,11 +355,16 @@ dropped_relations(int *count)
 {
 	Oid		   *oids;
 	MemoryContext callercxt = CurrentMemoryContext;
+	int			nestlevel;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	/*
+	 * Runs as whoever drops, often a superuser: nothing in the text may
+	 * resolve through that role's search_path (a planted "=" would run).
+	 */
+	nestlevel = oauth_rls_spi_connect();
 	if (SPI_execute("SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects() "
-					"WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objsubid = 0",
+					"WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid"
+					" AND objsubid OPERATOR(pg_catalog.=) 0",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_event_trigger_dropped_objects()");
 	*count = (int) SPI_processed;
@@ -487,7 +376,7 @@ dropped_relations(int *count)
 		oids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
 												 SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	SPI_finish();
+	oauth_rls_spi_finish(nestlevel);
 	return oids;
 }
 

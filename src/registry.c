@@ -2,6 +2,10 @@
  * registry.c
  *      Client tiers: current_tier(), tier_of(), is_oauth(), is_first_party().
  *
+ * The request's client is its client_id claim, else the OAuth client of its
+ * auth.sessions row (auth_session.c): a token Auth re-issued without
+ * client_id is still that client's.
+ *
  * Tiers are looked up in oauth_rls.clients through its primary key and kept
  * in a per-backend hash table (negative answers too), dropped whenever a
  * registry change commits anywhere (see invalidation.c).  The lookup reads
@@ -25,6 +29,7 @@
 #include "utils/snapmgr.h"
 
 #include "api_keys.h"
+#include "auth_session.h"
 #include "claims.h"
 #include "invalidation.h"
 #include "registry.h"
@@ -49,6 +54,8 @@ static struct
 	uint64		registry_generation;
 	uint64		api_keys_generation;
 	ParallelScope built;
+	bool		per_statement;	/* it depends on auth.sessions: this statement only */
+	StatementKey statement;
 	bool		via_api_key;	/* the client came from the request's API key */
 	OAuthTier	tier;
 } current_tier_cache = {0};
@@ -175,8 +182,9 @@ registry_tier_of(const char *client_id)
 OAuthTier
 registry_current_tier(void)
 {
-	const RequestClaims *rc;
 	const char *client_id;
+	RequestClientSource source;
+	bool		per_statement;
 	bool		via_api_key;
 	OAuthTier	tier;
 	uint64		registry_generation;
@@ -191,26 +199,29 @@ registry_current_tier(void)
 		current_tier_cache.registry_generation == registry_generation &&
 		current_tier_cache.api_keys_generation == api_keys_generation &&
 		parallel_scope_holds(&current_tier_cache.built) &&
+		(!current_tier_cache.per_statement ||
+		 statement_key_holds(&current_tier_cache.statement)) &&
 		(!current_tier_cache.via_api_key || api_key_request_valid()))
 		return current_tier_cache.tier;
 
 	/*
-	 * Without an OAuth client in the JWT, a valid API key decides: a key that
-	 * names a client acts as that client; a key that names none is an
-	 * application all the same (an MCP server, a CLI), never the user's own
-	 * browser session, so it gets the tier of an unregistered client.
+	 * The OAuth client: the client_id claim, else the client of the token's
+	 * auth.sessions row (auth_session.c).  Without one, a valid API key
+	 * decides: a key that names a client acts as that client; a key that
+	 * names none is an application all the same (an MCP server, a CLI),
+	 * never the user's own browser session, so it gets the tier of an
+	 * unregistered client, as does a token with a scope but no client.
 	 */
-	rc = claims_current();
-	client_id = rc->client_id;
+	source = auth_request_client(&client_id, &per_statement);
 	via_api_key = false;
-	if (client_id == NULL && api_key_request_valid())
+	if (source == CLIENT_NONE && api_key_request_valid())
 	{
 		via_api_key = true;
 		client_id = api_key_request_client_id();
 	}
 	if (client_id != NULL)
 		tier = registry_tier_of(client_id);
-	else if (via_api_key)
+	else if (via_api_key || source == CLIENT_UNKNOWN)
 		tier = (OAuthTier) oauth_rls_unregistered_tier;
 	else
 		tier = TIER_DIRECT;
@@ -223,6 +234,9 @@ registry_current_tier(void)
 	current_tier_cache.registry_generation = registry_generation;
 	current_tier_cache.api_keys_generation = api_keys_generation;
 	parallel_scope_record(&current_tier_cache.built);
+	current_tier_cache.per_statement = per_statement;
+	if (per_statement)
+		statement_key_record(&current_tier_cache.statement);
 	current_tier_cache.via_api_key = via_api_key;
 	current_tier_cache.tier = tier;
 	return tier;

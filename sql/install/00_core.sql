@@ -69,7 +69,7 @@ COMMENT ON FUNCTION oauth_rls.user_id() IS
 CREATE FUNCTION oauth_rls.client_id() RETURNS text
   AS 'MODULE_PATHNAME', 'oauth_rls_client_id' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls.client_id() IS
-  'The OAuth client of the request (claim client_id); NULL means a direct session';
+  'The OAuth client of the request: claim client_id, else the oauth_client_id of its auth.sessions row (session_id); NULL for a direct session';
 
 CREATE FUNCTION oauth_rls.session_id() RETURNS uuid
   AS 'MODULE_PATHNAME', 'oauth_rls_session_id' LANGUAGE C STABLE PARALLEL SAFE;

@@ -33,6 +33,14 @@ CREATE TRIGGER clients_invalidate_caches
 -- ALWAYS: caches must also be dropped for changes made with
 -- session_replication_role = replica (data restores, logical replication).
 ALTER TABLE oauth_rls.clients ENABLE ALWAYS TRIGGER clients_invalidate_caches;
+-- A logical replication apply worker fires no INSERT, UPDATE or DELETE
+-- statement triggers, only row triggers: this one invalidates there (once per
+-- transaction, however many rows).  REPLICA: it fires only where
+-- session_replication_role = replica, so ordinary statements pay nothing.
+CREATE TRIGGER clients_invalidate_caches_replica
+  AFTER INSERT OR UPDATE OR DELETE ON oauth_rls.clients
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._invalidate_caches();
+ALTER TABLE oauth_rls.clients ENABLE REPLICA TRIGGER clients_invalidate_caches_replica;
 
 -- pg_dump keeps the registry's rows with the extension.
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.clients', '');
@@ -40,7 +48,7 @@ SELECT pg_catalog.pg_extension_config_dump('oauth_rls.clients', '');
 CREATE FUNCTION oauth_rls.current_tier() RETURNS oauth_rls.tier
   AS 'MODULE_PATHNAME', 'oauth_rls_current_tier' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls.current_tier() IS
-  'direct without client_id; else the registered tier; else oauth_rls.unregistered_client_tier';
+  'The tier of the request''s client (claim client_id, else its auth.sessions row''s OAuth client): registered tier, else oauth_rls.unregistered_client_tier (also for a scope claim without a client); direct without a client';
 
 CREATE FUNCTION oauth_rls.tier_of(client_id text) RETURNS oauth_rls.tier
   AS 'MODULE_PATHNAME', 'oauth_rls_tier_of' LANGUAGE C STABLE STRICT PARALLEL SAFE;
@@ -50,7 +58,7 @@ COMMENT ON FUNCTION oauth_rls.tier_of(text) IS
 CREATE FUNCTION oauth_rls.is_oauth() RETURNS boolean
   AS 'MODULE_PATHNAME', 'oauth_rls_is_oauth' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls.is_oauth() IS
-  'Whether the request comes through an OAuth client (tier is not direct)';
+  'Whether the request comes through an OAuth client, by its client_id claim or its auth.sessions row (tier is not direct)';
 
 CREATE FUNCTION oauth_rls.is_first_party() RETURNS boolean
   AS 'MODULE_PATHNAME', 'oauth_rls_is_first_party' LANGUAGE C STABLE PARALLEL SAFE;

@@ -29,6 +29,14 @@ CREATE TRIGGER access_matrix_invalidate_caches
 -- ALWAYS: caches must also be dropped for changes made with
 -- session_replication_role = replica (data restores, logical replication).
 ALTER TABLE oauth_rls.access_matrix ENABLE ALWAYS TRIGGER access_matrix_invalidate_caches;
+-- A logical replication apply worker fires no INSERT, UPDATE or DELETE
+-- statement triggers, only row triggers: this one invalidates there (once per
+-- transaction, however many rows).  REPLICA: it fires only where
+-- session_replication_role = replica, so ordinary statements pay nothing.
+CREATE TRIGGER access_matrix_invalidate_caches_replica
+  AFTER INSERT OR UPDATE OR DELETE ON oauth_rls.access_matrix
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._invalidate_caches();
+ALTER TABLE oauth_rls.access_matrix ENABLE REPLICA TRIGGER access_matrix_invalidate_caches_replica;
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.access_matrix', '');
 
 -- Tables guard() has guarded, so that unguard() removes exactly what it added.
@@ -52,6 +60,10 @@ CREATE FUNCTION oauth_rls._forget_dropped_tables() RETURNS event_trigger
 REVOKE ALL ON FUNCTION oauth_rls._forget_dropped_tables() FROM PUBLIC;
 CREATE EVENT TRIGGER oauth_rls_forget_dropped_tables ON sql_drop
   EXECUTE FUNCTION oauth_rls._forget_dropped_tables();
+-- Also under session_replication_role = replica (a restore, a replication
+-- tool): else the rows of a table dropped there would pass to the next table
+-- that gets its oid.  Its queries pin their search_path (src/common.c).
+ALTER EVENT TRIGGER oauth_rls_forget_dropped_tables ENABLE ALWAYS;
 
 -- Called once per statement by the guard policies (C, cached per backend).
 CREATE FUNCTION oauth_rls.allows(tbl regclass, command text) RETURNS boolean
@@ -62,7 +74,7 @@ COMMENT ON FUNCTION oauth_rls.allows(regclass, text) IS
 CREATE FUNCTION oauth_rls.session_active() RETURNS boolean
   AS 'MODULE_PATHNAME', 'oauth_rls_session_active' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls.session_active() IS
-  'True for a direct session; for an OAuth request, true only while its auth.sessions row exists and its client is not soft-deleted';
+  'True for a direct session; for an OAuth request (client_id claim, OAuth session, or scope claim), true only while its auth.sessions row exists, belongs to the token''s user and client, and the client is not soft-deleted';
 
 -- Normalises a commands array: '{all}' is every command, '{}' none.
 CREATE FUNCTION oauth_rls._normalize_commands(commands text[]) RETURNS text[]
@@ -470,7 +482,9 @@ BEGIN
        AND (to_jsonb(s) ->> 'oauth_client_id') IS NOT DISTINCT FROM act_as.client_id
      ORDER BY s.created_at DESC NULLS LAST LIMIT 1;
     IF NOT FOUND AND act_as.client_id IS NOT NULL
-       AND current_setting('oauth_rls.enforce_revocation')::boolean THEN
+       -- The library may not be loaded yet (act_as() first in a connection):
+       -- then the setting is unknown, and its default is on.
+       AND coalesce(current_setting('oauth_rls.enforce_revocation', true), 'on')::boolean THEN
       RAISE NOTICE 'act_as: user % has no session for client % in auth.sessions', act_as.user_id, act_as.client_id
         USING DETAIL = 'With oauth_rls.enforce_revocation on, guarded tables refuse this request.',
               HINT = 'Insert an auth.sessions row (oauth_client_id = the client) or pass session_id.';

@@ -51,6 +51,16 @@ CREATE TRIGGER api_keys_invalidate_caches
 -- ALWAYS: a revocation restored or replicated with session_replication_role =
 -- replica must still reach every backend's cache.
 ALTER TABLE oauth_rls.api_keys ENABLE ALWAYS TRIGGER api_keys_invalidate_caches;
+-- A logical replication apply worker fires no INSERT, UPDATE or DELETE
+-- statement triggers, only row triggers: this one invalidates there (once per
+-- transaction, however many rows).  REPLICA: it fires only where
+-- session_replication_role = replica, so ordinary statements pay nothing.
+-- The argument: an update of last_used_at alone does not invalidate (as the
+-- UPDATE OF list above); every other column does.
+CREATE TRIGGER api_keys_invalidate_caches_replica
+  AFTER INSERT OR UPDATE OR DELETE ON oauth_rls.api_keys
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._invalidate_caches('last_used_at');
+ALTER TABLE oauth_rls.api_keys ENABLE REPLICA TRIGGER api_keys_invalidate_caches_replica;
 
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.api_keys', '');
 
