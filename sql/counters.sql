@@ -80,10 +80,37 @@ SELECT r.rolname,
        has_function_privilege(r.rolname, 'oauth_rls.flush_counters()', 'EXECUTE') AS flush,
        has_function_privilege(r.rolname, 'oauth_rls.counter_store()', 'EXECUTE') AS store,
        has_table_privilege(r.rolname, 'oauth_rls.rate_limits', 'SELECT') AS read_limits,
-       has_table_privilege(r.rolname, 'oauth_rls.rate_limits', 'UPDATE') AS change_limits
+       has_table_privilege(r.rolname, 'oauth_rls.rate_limits', 'UPDATE') AS change_limits,
+       has_function_privilege(r.rolname, 'oauth_rls.alerts(interval)', 'EXECUTE') AS alerts
   FROM pg_roles AS r
  WHERE r.rolname IN ('anon', 'authenticated', 'service_role', 'supabase_auth_admin')
  ORDER BY 1;
+
+-- Alerts: hours above their client's 7-day baseline, or above a threshold.
+DELETE FROM oauth_rls.token_issuance;
+INSERT INTO oauth_rls.token_issuance (hour, client, tier, method, shard, tokens)
+SELECT date_trunc('hour', now(), 'UTC') - h * interval '1 hour', c.client, 'third_party', 'password', 0,
+       CASE WHEN h > 0 THEN c.before ELSE c.now END
+  FROM (VALUES ('steady', 2, 3), ('spiky', 1, 50), ('new-app', 0, 12), ('small', 0, 5), ('capped', 25, 25)) AS c(client, before, now),
+       generate_series(0, 8 * 24) AS h
+ WHERE CASE WHEN h > 0 THEN c.before ELSE c.now END > 0;
+INSERT INTO oauth_rls.alert_thresholds (kind, subject, per_hour) VALUES ('issuance', 'capped', 20);
+INSERT INTO oauth_rls.alert_thresholds (kind, subject) VALUES ('registrations', 'app-1');  -- refused: per client is for issuance
+SELECT kind, client_id, hour = date_trunc('hour', now(), 'UTC') AS this_hour, count, round(baseline::numeric, 2) AS baseline,
+       reason
+  FROM oauth_rls.alerts(interval '2 hours');
+-- Dynamic registrations (Auth's table, read through client_review where it exists).
+INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types, client_name)
+SELECT gen_random_uuid(), 'dynamic', 'http://evil.example/cb', 'authorization_code', 'bot ' || g
+  FROM generate_series(1, 12) AS g;
+SELECT kind, client_id, count, reason, flags FROM oauth_rls.alerts() WHERE kind = 'registrations';
+-- A spike seen in issuance carries the client's review flags.
+INSERT INTO oauth_rls.token_issuance (hour, client, tier, method, shard, tokens)
+SELECT date_trunc('hour', now(), 'UTC'), id::text, 'third_party', 'password', 0, 40
+  FROM auth.oauth_clients WHERE client_name = 'bot 1';
+SELECT kind, count, reason, flags FROM oauth_rls.alerts() WHERE count = 40;
+DELETE FROM auth.oauth_clients WHERE client_name LIKE 'bot %';
+DELETE FROM oauth_rls.alert_thresholds;
 
 DELETE FROM oauth_rls.api_keys;
 DELETE FROM oauth_rls.token_issuance;
