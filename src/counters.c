@@ -631,15 +631,14 @@ set_flush_lock_timeout(void)
 }
 
 static Datum
-text_array(Datum *elems, int n)
+make_array(Datum *elems, int n, Oid type)
 {
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
+	int16		len;
+	bool		byval;
+	char		align;
 
-static Datum
-int8_array(Datum *elems, int n, Oid type)
-{
-	return PointerGetDatum(construct_array(elems, n, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	get_typlenbyvalalign(type, &len, &byval, &align);
+	return PointerGetDatum(construct_array(elems, n, type, len, byval, align));
 }
 
 static void
@@ -669,8 +668,8 @@ write_key_uses(void)
 	}
 	if (n == 0)
 		return;
-	args[0] = text_array(ids, n);
-	args[1] = int8_array(times, n, TIMESTAMPTZOID);
+	args[0] = make_array(ids, n, TEXTOID);
+	args[1] = make_array(times, n, TIMESTAMPTZOID);
 	rc = SPI_execute_with_args(query, 2, argtypes, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "writing API key last use failed: %s", SPI_result_code_string(rc));
@@ -723,11 +722,11 @@ write_issuance(void)
 	}
 	if (n == 0)
 		return;
-	args[0] = int8_array(hours, n, TIMESTAMPTZOID);
-	args[1] = text_array(clients, n);
-	args[2] = text_array(tiers, n);
-	args[3] = text_array(methods, n);
-	args[4] = int8_array(counts, n, INT8OID);
+	args[0] = make_array(hours, n, TIMESTAMPTZOID);
+	args[1] = make_array(clients, n, TEXTOID);
+	args[2] = make_array(tiers, n, TEXTOID);
+	args[3] = make_array(methods, n, TEXTOID);
+	args[4] = make_array(counts, n, INT8OID);
 	rc = SPI_execute_with_args(query, 5, argtypes, args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "writing token issuance counts failed: %s", SPI_result_code_string(rc));
