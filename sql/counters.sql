@@ -109,6 +109,8 @@ INSERT INTO oauth_rls.token_issuance (hour, client, tier, method, shard, tokens)
 SELECT date_trunc('hour', now(), 'UTC'), id::text, 'third_party', 'password', 0, 40
   FROM auth.oauth_clients WHERE client_name = 'bot 1';
 SELECT kind, count, reason, flags FROM oauth_rls.alerts() WHERE count = 40;
+-- client_review shows the client's current rate.
+SELECT name, tokens_this_hour, tokens_today FROM oauth_rls.client_review WHERE name = 'bot 1';
 DELETE FROM auth.oauth_clients WHERE client_name LIKE 'bot %';
 DELETE FROM oauth_rls.alert_thresholds;
 
