@@ -783,7 +783,11 @@ flush_current_database(void)
 	collect_pending(MyDatabaseId);
 	written = flushed_count;
 	if (written == 0)
+	{
+		/* Nothing taken: a later flush in this transaction may still run. */
+		flushed_settle(true);
 		return 0;
+	}
 
 	level = oauth_rls_spi_connect();
 	set_flush_lock_timeout();
