@@ -11,16 +11,18 @@
 \set slack 16384
 CREATE SCHEMA mem;
 -- Clients are uuid strings as Supabase issues them (c...i, 50 registered,
--- 10 more unregistered), each known to Auth; user u has live session s...u.
+-- 10 more unregistered), each known to Auth; user u has live session s...u, of client u % 60.
 CREATE FUNCTION mem.id(prefix text, i int) RETURNS text LANGUAGE sql IMMUTABLE
   AS $$ SELECT format('%s-0000-4000-8000-%s', prefix, lpad(to_hex(i), 12, '0')) $$;
 INSERT INTO oauth_rls.clients (client_id, name, tier)
   SELECT mem.id('c0000000', i), 'app ' || i, (ARRAY['first_party', 'third_party', 'blocked'])[i % 3 + 1]::oauth_rls.tier
   FROM generate_series(0, 49) i;
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types)
-  SELECT mem.id('c0000000', i)::uuid, 'dynamic', 'https://x.example/cb', 'authorization_code' FROM generate_series(0, 59) i;
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types)
+  SELECT mem.id('c0000000', i)::uuid, 'client_secret_basic', 'dynamic', 'https://x.example/cb', 'authorization_code' FROM generate_series(0, 59) i;
 INSERT INTO auth.users (id) SELECT mem.id('a0000000', i)::uuid FROM generate_series(0, 999) i;
-INSERT INTO auth.sessions (id, user_id) SELECT mem.id('5e000000', i)::uuid, mem.id('a0000000', i)::uuid FROM generate_series(0, 999) i;
+-- Auth records the client of every OAuth session: user u's is client u % 60's.
+INSERT INTO auth.sessions (id, user_id, oauth_client_id)
+  SELECT mem.id('5e000000', i)::uuid, mem.id('a0000000', i)::uuid, mem.id('c0000000', i % 60)::uuid FROM generate_series(0, 999) i;
 -- 60 API keys of user 1, the request's X-API-Key header in the loop below
 CREATE TABLE mem.keys AS
   SELECT i, oauth_rls.create_api_key(mem.id('a0000000', 1)::uuid, 'k' || i, '{read}') AS key FROM generate_series(0, 59) i;

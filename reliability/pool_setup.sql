@@ -12,13 +12,15 @@ GRANT USAGE ON SCHEMA rel TO PUBLIC;
 -- persona kinds: 0 direct, 1 first-party, 2 third-party, 3 blocked,
 -- 4 unregistered (third_party by default), 5 unregistered under
 -- oauth_rls.unregistered_client_tier = blocked, 6 third-party whose session
--- was revoked (its session_id is no row of auth.sessions)
+-- was revoked (its session_id is no row of auth.sessions).  As in Supabase,
+-- each persona has its own session (an OAuth one records its client), and
+-- only OAuth tokens carry a scope.
 CREATE FUNCTION rel.uid(u int) RETURNS uuid LANGUAGE sql IMMUTABLE
   SET search_path = pg_catalog, pg_temp
   AS $$ SELECT pg_catalog.format('00000000-0000-4000-8000-%s', pg_catalog.lpad(pg_catalog.to_hex(u), 12, '0'))::uuid $$;
 CREATE FUNCTION rel.sid(u int, kind int) RETURNS uuid LANGUAGE sql IMMUTABLE
   SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT pg_catalog.format('%s-0000-4000-8000-%s', CASE WHEN kind = 6 THEN 'dead0000' ELSE '11111111' END,
+  AS $$ SELECT pg_catalog.format('%s-0000-4000-8000-%s', CASE WHEN kind = 6 THEN 'dead0000' ELSE '1111111' || kind END,
                                   pg_catalog.lpad(pg_catalog.to_hex(u), 12, '0'))::uuid $$;
 -- Supabase issues client ids as uuid strings: f... first-party, e... third-party,
 -- b... blocked (7 of each), d... one unregistered client per user.
@@ -37,7 +39,7 @@ CREATE FUNCTION rel.claims(u int, kind int) RETURNS text LANGUAGE sql IMMUTABLE
   AS $$ SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
            'sub', rel.uid(u), 'role', 'authenticated', 'aud', 'authenticated',
            'session_id', rel.sid(u, kind), 'client_id', rel.client(u, kind),
-           'scope', 'openid s' || u))::text $$;
+           'scope', CASE WHEN kind <> 0 THEN 'openid s' || u END))::text $$;
 
 INSERT INTO oauth_rls.clients (client_id, name, tier)
 SELECT rel.client(i, k), 'app ' || k || '-' || i, rel.tier(k)
@@ -45,10 +47,11 @@ FROM generate_series(1, 3) k, generate_series(0, 6) i;
 -- Auth's side: users, their live sessions, the OAuth clients
 INSERT INTO auth.users (id, aud, role, email)
   SELECT rel.uid(u), 'authenticated', 'authenticated', 'u' || u || '@example.com' FROM generate_series(1, 200) u;
-INSERT INTO auth.sessions (id, user_id, created_at) SELECT rel.sid(u, 0), rel.uid(u), now() FROM generate_series(1, 200) u;
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types, client_name)
-  SELECT DISTINCT rel.client(u, k)::uuid, 'dynamic'::auth.oauth_registration_type, 'https://x.example/cb', 'authorization_code', 'c'
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types, client_name)
+  SELECT DISTINCT rel.client(u, k)::uuid, 'client_secret_basic', 'dynamic'::auth.oauth_registration_type, 'https://x.example/cb', 'authorization_code', 'c'
   FROM generate_series(1, 200) u, generate_series(1, 4) k;
+INSERT INTO auth.sessions (id, user_id, oauth_client_id, created_at)
+  SELECT rel.sid(u, k), rel.uid(u), rel.client(u, k)::uuid, now() FROM generate_series(1, 200) u, generate_series(0, 5) k;
 
 CREATE TABLE rel.user_data (id serial PRIMARY KEY, owner uuid NOT NULL, note text);
 CREATE TABLE rel.profiles (id serial PRIMARY KEY, owner uuid NOT NULL);
@@ -135,7 +138,7 @@ BEGIN
     'allows_select', oauth_rls.allows('rel.guarded', 'select'), 'allows_delete', oauth_rls.allows('rel.guarded', 'delete'),
     'guarded_rows', (SELECT pg_catalog.array_agg(owner) FROM rel.guarded));
   IF got IS DISTINCT FROM pg_catalog.jsonb_build_object('user_id', want_user, 'client_id', rel.client(u, kind),
-       'tier', want_tier, 'session_id', rel.sid(u, kind), 'has_own_scope', true, 'has_other_scope', false,
+       'tier', want_tier, 'session_id', rel.sid(u, kind), 'has_own_scope', kind <> 0, 'has_other_scope', false,
        'claim_sub', want_user::text, 'session_active', kind <> 6,
        'allows_select', kind IN (0, 1, 2, 4), 'allows_delete', kind IN (0, 1),
        'guarded_rows', CASE WHEN kind IN (0, 1, 2, 4) THEN ARRAY[want_user] END) THEN

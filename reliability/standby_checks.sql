@@ -3,6 +3,12 @@
 -- session's caches once replayed.  :'wait' is the command that makes a
 -- change on the primary and waits until the standby has replayed it.
 \set QUIET on
+-- The hook step runs as Auth's role, which postgres may not SET ROLE to: the
+-- session connects as supabase_admin and acts as postgres (SET SESSION
+-- AUTHORIZATION), becoming Auth's role the same way for that step.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
 DO $$ BEGIN ASSERT pg_is_in_recovery(), 'not connected to the standby'; END $$;
 
 -- every read function, with no claims and NULL arguments
@@ -67,7 +73,7 @@ BEGIN
 END $$;
 RESET ROLE;
 -- the token hook: read-only on a standby, it must still answer (never raise)
-SET ROLE supabase_auth_admin;
+SET SESSION AUTHORIZATION supabase_auth_admin;
 DO $$
 DECLARE
   result jsonb := oauth_rls.custom_access_token_hook(jsonb_build_object(
@@ -80,7 +86,7 @@ BEGIN
   ASSERT result #>> '{claims,client_tier}' = 'third_party' AND NOT result ? 'error',
     format('hook on the standby answered %s', result);
 END $$;
-RESET ROLE;
+SET SESSION AUTHORIZATION postgres;
 \setenv CHANGE 'DELETE FROM auth.sessions WHERE id = ''5e000000-0000-4000-8000-00000000000d'''
 \! "$WAIT_REPLAY"
 SET ROLE authenticated;

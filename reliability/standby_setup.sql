@@ -15,8 +15,8 @@ GRANT SELECT ON public.sb_data TO authenticated;
 -- live session, a guarded table the matrix opens to third-party selects.
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES ('0d000000-0000-4000-8000-00000000000d', 'partner', 'third_party');
 INSERT INTO auth.users (id, email) VALUES ('6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab', 'ann@example.com');
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types)
-  VALUES ('0d000000-0000-4000-8000-00000000000d', 'dynamic', 'https://partner.example.com/cb', 'authorization_code');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types)
+  VALUES ('0d000000-0000-4000-8000-00000000000d', 'client_secret_basic', 'dynamic', 'https://partner.example.com/cb', 'authorization_code');
 INSERT INTO auth.sessions (id, user_id, oauth_client_id)
   VALUES ('5e000000-0000-4000-8000-00000000000d', '6f1c2d3e-4b5a-4c6d-8e7f-0123456789ab', '0d000000-0000-4000-8000-00000000000d');
 CREATE TABLE public.sb_guarded (owner uuid NOT NULL);

@@ -7,6 +7,12 @@
 # and lib dirs relative to its binary), the extension is installed there
 # with DESTDIR, and the cluster listens on a free port and a private socket.
 # As root, the server runs as an unprivileged user (PostgreSQL refuses root).
+#
+# The cluster is shaped as on Supabase: its bootstrap superuser is
+# supabase_admin.  Until cluster_load_supabase, psql connects as supabase_admin
+# (and no Supabase role exists: the plain-database checks run then); after it,
+# as postgres, Supabase's non-superuser customer role.  psql_su runs a step as
+# supabase_admin where a test genuinely needs a superuser.
 
 OAUTH_RLS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
@@ -46,6 +52,7 @@ cluster_start() {
   CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/oauth_rls.XXXXXX")
   chmod 755 "$CLUSTER_DIR"
   CLUSTER_OWNER=${CLUSTER_OWNER:-nobody}
+  CLUSTER_SUPERUSER=supabase_admin
   trap cluster_stop EXIT
   cluster_make_tree
   CLUSTER_BIN="$CLUSTER_TREE$PG_BINDIR"
@@ -55,7 +62,7 @@ cluster_start() {
   [ "$(id -u)" -ne 0 ] || chown "$CLUSTER_OWNER" "$CLUSTER_DATA" "$CLUSTER_SOCK" "$CLUSTER_DIR"
   chmod 700 "$CLUSTER_DATA"
   CLUSTER_PORT=$(cluster_free_port)
-  (cd "$CLUSTER_DIR" && cluster_as_owner "$CLUSTER_BIN/initdb" -D "$CLUSTER_DATA" -U postgres \
+  (cd "$CLUSTER_DIR" && cluster_as_owner "$CLUSTER_BIN/initdb" -D "$CLUSTER_DATA" -U "$CLUSTER_SUPERUSER" \
       --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$CLUSTER_DIR/initdb.log" 2>&1) \
     || { cat "$CLUSTER_DIR/initdb.log" >&2; return 1; }
   local opts="-c port=$CLUSTER_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$CLUSTER_SOCK"
@@ -64,7 +71,7 @@ cluster_start() {
   (cd "$CLUSTER_DIR" && cluster_as_owner "$CLUSTER_BIN/pg_ctl" -D "$CLUSTER_DATA" -o "$opts" \
       -l "$CLUSTER_DIR/server.log" -w start >/dev/null) \
     || { cat "$CLUSTER_DIR/server.log" >&2; return 1; }
-  export PGHOST="$CLUSTER_SOCK" PGPORT="$CLUSTER_PORT" PGUSER=postgres PGDATABASE=postgres
+  export PGHOST="$CLUSTER_SOCK" PGPORT="$CLUSTER_PORT" PGUSER="$CLUSTER_SUPERUSER" PGDATABASE=postgres
   cluster_log "PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') on port $CLUSTER_PORT, socket $CLUSTER_SOCK"
 }
 
@@ -82,9 +89,21 @@ cluster_stop() {
 }
 
 # Roles are cluster-wide; the auth schema goes into template1 so that every
-# database created afterwards (pg_regress's, pgTAP's) carries it.
+# database created afterwards (pg_regress's, pgTAP's) carries it.  From here
+# on psql connects as postgres (NOSUPERUSER, as on Supabase).
 cluster_load_supabase() {
-  psql -X -q -v ON_ERROR_STOP=1 -d template1 -f "$OAUTH_RLS_ROOT/scripts/supabase-standin.sql" >/dev/null
+  psql_su -d template1 -f "$OAUTH_RLS_ROOT/scripts/supabase-standin.sql" >/dev/null || return 1
+  export PGUSER=postgres
 }
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+# psql_su ARGS...: psql as the bootstrap superuser (supabase_admin).
+psql_su() { psql -X -q -v ON_ERROR_STOP=1 -U "$CLUSTER_SUPERUSER" "$@"; }
+
+# cluster_create_db NAME: a database as on Supabase: owned by postgres (so
+# postgres owns its public schema), from template1 (the stand-in), with
+# Supabase's database search path.
+cluster_create_db() {
+  psql_su -d postgres -c "CREATE DATABASE \"$1\" OWNER postgres" \
+    -c "ALTER DATABASE \"$1\" SET search_path = \"\$user\", public, extensions"
+}

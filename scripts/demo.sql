@@ -37,11 +37,12 @@ INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES
   ('9f1c6d1e-3333-4a5b-9c3d-000000000003', 'Abusive scraper', 'blocked');
 
 -- What PostgREST does per request: claims and role, transaction-locally.
+-- Auth writes scope only into OAuth tokens.
 CREATE FUNCTION pg_temp.request(client text) RETURNS void LANGUAGE sql AS $$
   SELECT set_config('request.jwt.claims', jsonb_strip_nulls(jsonb_build_object(
            'sub', 'a0000000-0000-4000-8000-000000000001', 'role', 'authenticated',
            'aud', 'authenticated', 'session_id', 'c0000000-0000-4000-8000-000000000009',
-           'client_id', client, 'scope', 'openid email'))::text, true),
+           'client_id', client, 'scope', CASE WHEN client IS NOT NULL THEN 'openid email' END))::text, true),
          set_config('role', 'authenticated', true);
 $$;
 

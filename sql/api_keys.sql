@@ -502,14 +502,20 @@ BEGIN
   RETURN NEW;
 END
 $$;
+-- The extension's tables belong to the bootstrap superuser (trusted install),
+-- so only it may put a trigger on one: as supabase_admin for this step.
+\c - supabase_admin
 CREATE TRIGGER look_up_other_keys BEFORE UPDATE ON oauth_rls.api_keys
   FOR EACH ROW EXECUTE FUNCTION public.look_up_other_keys();
+\c - postgres
 SET oauth_rls.api_key_cache_size = 2;
 SELECT oauth_rls.diagnose_api_key(:'key_pa') AS caches_a FROM generate_series(1, 2);
 SELECT owner, scopes, client_id FROM oauth_rls.validate_api_key(:'key_pa');
 SELECT last_used_at IS NOT NULL AS refreshed FROM oauth_rls.api_keys WHERE key_id = substr(:'key_pa', 4, 16);
 RESET oauth_rls.api_key_cache_size;
+\c - supabase_admin
 DROP TRIGGER look_up_other_keys ON oauth_rls.api_keys;
+\c - postgres
 DROP FUNCTION public.look_up_other_keys();
 DROP TABLE public.other_keys;
 

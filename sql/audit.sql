@@ -2,6 +2,14 @@
 -- problem and disappears once it is fixed; detection reads expression trees,
 -- so spelling tricks neither hide nor fake a finding.
 SET client_min_messages = warning;
+-- One step below acts as Auth's role, which postgres may not SET ROLE to.
+-- On Supabase that would be a separate connection; here the file connects as
+-- supabase_admin and acts as postgres (SET SESSION AUTHORIZATION), switching
+-- identity for that step only: one session, so temporary helpers survive.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
+SET client_min_messages = warning;
 -- Error context (line numbers inside the functions) is left out of the output.
 \set SHOW_CONTEXT never
 CREATE SCHEMA aud;
@@ -40,6 +48,20 @@ SELECT * FROM pg_temp.findings() WHERE tbl IN ('open_tbl', 'pol_off', 'no_pol') 
 REVOKE ALL ON aud.open_tbl FROM anon;
 DROP TABLE aud.open_tbl;
 
+-- A guarded table with no permissive policy still shows nobody any row: its
+-- guards (restrictive) only narrow what permissive policies grant.  So is a
+-- table with a restrictive policy of its own only.
+CREATE TABLE aud.guarded_empty (id int);
+ALTER TABLE aud.guarded_empty ENABLE ROW LEVEL SECURITY;
+SELECT oauth_rls.guard('aud.guarded_empty');
+CREATE TABLE aud.only_restrictive (id int);
+ALTER TABLE aud.only_restrictive ENABLE ROW LEVEL SECURITY;
+CREATE POLICY narrow ON aud.only_restrictive AS RESTRICTIVE TO authenticated USING (oauth_rls.is_first_party());
+SELECT table_name, code, message FROM oauth_rls.audit('{aud}')
+ WHERE table_name IN ('guarded_empty', 'only_restrictive') AND code = 'RLS_NO_POLICY' ORDER BY 1;
+SELECT oauth_rls.unguard('aud.guarded_empty');
+DROP TABLE aud.guarded_empty, aud.only_restrictive;
+
 ---------------------------------------------------------------------------
 -- PER_ROW_CALL: one restrictive policy per spelling, so that nothing else is
 -- reported on this table (it is not granted to the API roles).
@@ -72,7 +94,10 @@ CREATE POLICY n_row_arg ON aud.notes AS RESTRICTIVE USING (oauth_rls.tier_of(bod
 SELECT f.policy, f.command, f.code, a.message FROM oauth_rls.audit('{aud}') a
   JOIN pg_temp.findings('notes') f ON f.policy = a.policy_name AND f.code = a.code
  ORDER BY 1, 3;
--- The fix wraps each call; its DDL is exact SQL, and afterwards nothing is left.
+-- The fix replaces auth.uid() by oauth_rls.user_id() (no subquery); its DDL is
+-- exact SQL, and afterwards only the calls without an oauth_rls equivalent
+-- (current_setting(), auth.role()) are left, without a fix. oauth_rls's own
+-- functions (n_ours) keep their answer per statement and are not reported.
 SELECT policy_name, fix_ddl FROM oauth_rls.audit('{aud}') WHERE table_name = 'notes' ORDER BY 1;
 SELECT DISTINCT fix_ddl FROM oauth_rls.audit('{aud}') WHERE table_name = 'notes' \gexec
 SELECT * FROM pg_temp.findings('notes');
@@ -301,14 +326,15 @@ DROP POLICY oauth_read ON aud.read_only;
 SELECT message FROM oauth_rls.audit('{aud}') WHERE table_name = 'read_only' AND code = 'NOT_CLIENT_AWARE';
 -- ... and a policy for a role that authenticated belongs to applies to it
 -- as Postgres applies it: only where authenticated inherits that role's
--- privileges (Supabase makes it NOINHERIT).
+-- privileges (Supabase makes it INHERIT since 2023-05; older projects have
+-- NOINHERIT).
 CREATE ROLE aud_api_users NOLOGIN;
 GRANT aud_api_users TO authenticated;
 CREATE POLICY oauth_members ON aud.read_only AS RESTRICTIVE FOR SELECT TO aud_api_users
   USING ((select oauth_rls.client_id()) IS NULL);
 SELECT * FROM pg_temp.findings('read_only');
 BEGIN;
-ALTER ROLE authenticated INHERIT;
+ALTER ROLE authenticated NOINHERIT;
 SELECT * FROM pg_temp.findings('read_only');
 ROLLBACK;
 DROP TABLE aud.mixed, aud.read_only;
@@ -350,7 +376,10 @@ CREATE MATERIALIZED VIEW aud.secrets_mv AS SELECT s.id FROM aud.secrets s;
 -- Owned by a role that is not exempt, a view reads under the table's
 -- policies and guards (as that role): not reported.
 CREATE ROLE aud_view_owner NOLOGIN;
-GRANT USAGE ON SCHEMA aud TO aud_view_owner;
+-- (postgres, not a superuser, may hand a view to a role it belongs to and
+-- that may create in the schema)
+GRANT aud_view_owner TO postgres;
+GRANT USAGE, CREATE ON SCHEMA aud TO aud_view_owner;
 GRANT SELECT ON aud.secrets TO aud_view_owner;
 CREATE VIEW aud.secrets_other_owner AS SELECT s.id FROM aud.secrets s;
 ALTER VIEW aud.secrets_other_owner OWNER TO aud_view_owner;
@@ -414,11 +443,16 @@ DROP SCHEMA aud_log CASCADE;
 
 ---------------------------------------------------------------------------
 -- Supabase's schemas are skipped unless named; the API roles cannot run it.
+-- On Supabase only Auth's role creates tables in auth (postgres may not).
+SET SESSION AUTHORIZATION supabase_auth_admin;
 CREATE TABLE auth.audit_probe (id int);
 GRANT SELECT ON auth.audit_probe TO anon;
+SET SESSION AUTHORIZATION postgres;
 SELECT count(*) FILTER (WHERE schema_name = 'auth') AS auth_findings_unnamed FROM oauth_rls.audit(NULL);
 SELECT table_name, code FROM oauth_rls.audit('{auth}') WHERE table_name = 'audit_probe';
+SET SESSION AUTHORIZATION supabase_auth_admin;
 DROP TABLE auth.audit_probe;
+SET SESSION AUTHORIZATION postgres;
 SET ROLE authenticated;
 SELECT * FROM oauth_rls.audit();
 SELECT * FROM oauth_rls.plan_rewrite();

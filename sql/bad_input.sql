@@ -6,6 +6,13 @@
 -- and session_id(): tiers and guards do not depend on them); none may crash the backend, widen access or echo the input (every
 -- bad input below carries the marker SECRET, which no message may show).
 \set VERBOSITY terse
+-- Part of it runs as Auth's role, supabase_auth_admin, which postgres may not SET ROLE to.
+-- On Supabase that would be a separate connection; here the file connects as
+-- supabase_admin and acts as postgres (SET SESSION AUTHORIZATION), switching
+-- identity for those steps only: one session, so temporary helpers survive.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
 CREATE TABLE bad_secret (id int);
 INSERT INTO bad_secret VALUES (1);
 ALTER TABLE bad_secret ENABLE ROW LEVEL SECURITY;
@@ -185,7 +192,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 GRANT EXECUTE ON FUNCTION pg_temp.hook(text) TO supabase_auth_admin;
-SET ROLE supabase_auth_admin;
+SET SESSION AUTHORIZATION supabase_auth_admin;
 -- whole events that are not usable
 SELECT n AS event, pg_temp.hook(e) AS outcome
 FROM (VALUES

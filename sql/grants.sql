@@ -1,8 +1,8 @@
 -- Privileges of the installing role and of Supabase's roles, and the two
 -- owner-only repair functions.  The database was made from template1, which
 -- carries Supabase's roles and Auth's tables, and the extension installed by
--- the superuser postgres (the trusted, non-superuser install is covered by
--- scripts/test's install checks).
+-- postgres, not a superuser, as on Supabase: the trusted install, whose
+-- objects belong to the bootstrap superuser supabase_admin.
 
 -- The install ran grant_supabase_roles(); running it again is idempotent.
 SELECT oauth_rls.grant_supabase_roles();
@@ -29,7 +29,8 @@ SELECT oauth_rls.create_client_review();
 RESET ROLE;
 
 -- The view exists (Auth's tables were there at install): a member of the
--- extension, owned by the role that ran the install script.
+-- extension, owned by the role that ran the install script (the bootstrap
+-- superuser, for a trusted install).
 SELECT c.relowner::regrole AS owner,
        EXISTS (SELECT 1 FROM pg_depend AS d
                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') AS member
@@ -37,10 +38,14 @@ SELECT c.relowner::regrole AS owner,
 SELECT oauth_rls.create_client_review();
 
 -- Made again later, it is a plain view of the caller's, not a member, with
--- the same privileges.
+-- the same privileges.  Only the view's owner, supabase_admin, may take it
+-- out of the extension and drop it: these steps run as supabase_admin, and
+-- the calls as postgres.
+\c - supabase_admin
 BEGIN;
 ALTER EXTENSION oauth_rls DROP VIEW oauth_rls.client_review;
 DROP VIEW oauth_rls.client_review;
+SET LOCAL ROLE postgres;
 SELECT oauth_rls.create_client_review();
 SELECT c.relowner::regrole AS owner,
        EXISTS (SELECT 1 FROM pg_depend AS d
@@ -56,6 +61,7 @@ BEGIN;
 ALTER EXTENSION oauth_rls DROP VIEW oauth_rls.client_review;
 DROP VIEW oauth_rls.client_review;
 ALTER TABLE auth.sessions RENAME COLUMN oauth_client_id TO oauth_client;
+SET LOCAL ROLE postgres;
 SELECT oauth_rls.create_client_review();
 SELECT to_regclass('oauth_rls.client_review') AS client_review;
 ROLLBACK;
@@ -74,3 +80,4 @@ ROLLBACK;
 REVOKE ALL ON SCHEMA oauth_rls FROM grants_test_admin;
 REVOKE ALL ON FUNCTION oauth_rls.create_client_review() FROM grants_test_admin;
 DROP ROLE grants_test_admin;
+\c - postgres

@@ -1,6 +1,15 @@
 -- The Custom Access Token Hook: realistic events, per-client settings,
 -- minimisation, chaining, bad input, issuance metrics and client review.
 SET client_min_messages = warning;
+-- Two steps below alter the extension's own tables, which only their owner,
+-- the bootstrap superuser, may do (as on Supabase).  The file therefore
+-- connects as supabase_admin and runs as postgres (SET SESSION
+-- AUTHORIZATION), returning to supabase_admin for those steps only: one
+-- session, so the temporary helpers survive.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
+SET client_min_messages = warning;
 
 -- The registry: first-party app, partner, blocked scraper, and a partner API
 -- client with per-client settings.
@@ -192,8 +201,10 @@ UPDATE oauth_rls.clients SET audience = '' WHERE client_id LIKE 'c0ffee00%';
 -- 7. Protected claims: even with the CHECK constraints gone, extra and
 -- stripped claims cannot touch them, and a client_tier in the event is replaced.
 BEGIN;
+RESET SESSION AUTHORIZATION;
 ALTER TABLE oauth_rls.clients DROP CONSTRAINT clients_extra_claims_check;
 ALTER TABLE oauth_rls.clients DROP CONSTRAINT clients_strip_claims_check;
+SET SESSION AUTHORIZATION postgres;
 UPDATE oauth_rls.clients
    SET extra_claims = '{"sub": "00000000-0000-0000-0000-000000000000", "role": "service_role", "aud": "x",
                         "exp": 9999999999, "iss": "evil", "aal": "aal2", "is_anonymous": true,
@@ -360,7 +371,9 @@ COMMIT;
 SELECT sum(tokens) - :before AS counted_read_only FROM oauth_rls.token_issuance;
 -- A failure to count never fails the sign-in.
 BEGIN;
+RESET SESSION AUTHORIZATION;
 ALTER TABLE oauth_rls.token_issuance ADD CONSTRAINT refuse_all CHECK (false) NOT VALID;
+SET SESSION AUTHORIZATION postgres;
 SELECT oauth_rls.custom_access_token_hook(:'e')->'claims'->>'client_tier' AS tier_count_failed;
 SELECT sum(tokens) - :before AS counted_when_failing FROM oauth_rls.token_issuance;
 ROLLBACK;
@@ -372,18 +385,18 @@ SELECT oauth_rls.prune_token_issuance() AS pruned, oauth_rls.prune_token_issuanc
 
 -- 11. Client review over auth.oauth_clients.
 INSERT INTO auth.users (id, email) VALUES ('8d1c8a7e-0000-4000-8000-000000000001', 'ada@example.com');
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types, client_name, deleted_at) VALUES
-  ('c0ffee00-0000-4000-8000-000000000001', 'manual', 'https://app.example.com/callback,http://localhost:3000/cb',
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types, client_name, deleted_at) VALUES
+  ('c0ffee00-0000-4000-8000-000000000001', 'client_secret_basic', 'manual', 'https://app.example.com/callback,http://localhost:3000/cb',
    'authorization_code,refresh_token', 'Company mobile app', NULL),
-  ('c0ffee00-0000-4000-8000-000000000002', 'manual', 'https://crm.partner.example/oauth', 'authorization_code',
+  ('c0ffee00-0000-4000-8000-000000000002', 'client_secret_basic', 'manual', 'https://crm.partner.example/oauth', 'authorization_code',
    'Partner CRM', NULL),
-  ('dddddddd-0000-4000-8000-000000000099', 'dynamic', 'http://127.0.0.1:8123/callback', 'authorization_code',
+  ('dddddddd-0000-4000-8000-000000000099', 'client_secret_basic', 'dynamic', 'http://127.0.0.1:8123/callback', 'authorization_code',
    'Claude MCP', NULL),
-  ('dddddddd-0000-4000-8000-000000000098', 'dynamic', 'http://evil.example/cb , https://203.0.113.9/cb',
+  ('dddddddd-0000-4000-8000-000000000098', 'client_secret_basic', 'dynamic', 'http://evil.example/cb , https://203.0.113.9/cb',
    'authorization_code', 'Free Prizes', NULL),
-  ('dddddddd-0000-4000-8000-000000000097', 'dynamic', 'https://*.example.net/cb', 'authorization_code',
+  ('dddddddd-0000-4000-8000-000000000097', 'client_secret_basic', 'dynamic', 'https://*.example.net/cb', 'authorization_code',
    'Wildcard', NULL),
-  ('dddddddd-0000-4000-8000-000000000096', 'manual', 'https://old.example.com/cb', 'authorization_code',
+  ('dddddddd-0000-4000-8000-000000000096', 'client_secret_basic', 'manual', 'https://old.example.com/cb', 'authorization_code',
    'Retired app', now() - interval '1 day');
 INSERT INTO auth.sessions (id, user_id, oauth_client_id, not_after) VALUES
   ('5e551011-0000-4000-8000-000000000010', '8d1c8a7e-0000-4000-8000-000000000001', 'dddddddd-0000-4000-8000-000000000096', NULL),

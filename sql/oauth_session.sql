@@ -10,11 +10,11 @@ SET client_min_messages = warning;
 INSERT INTO auth.users (id, email) VALUES
   ('aaaaaaaa-0000-4000-8000-0000000000a1', 'a@example.com'),
   ('bbbbbbbb-0000-4000-8000-0000000000b1', 'b@example.com');
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types) VALUES
-  ('c1000000-0000-4000-8000-0000000000e1', 'manual', 'https://app.example.com/cb', 'authorization_code'),
-  ('c3000000-0000-4000-8000-0000000000e3', 'dynamic', 'https://partner.example.com/cb', 'authorization_code'),
-  ('cb000000-0000-4000-8000-0000000000eb', 'dynamic', 'https://scraper.example.com/cb', 'authorization_code'),
-  ('c0000000-0000-4000-8000-0000000000e0', 'dynamic', 'https://unknown.example.com/cb', 'authorization_code');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types) VALUES
+  ('c1000000-0000-4000-8000-0000000000e1', 'client_secret_basic', 'manual', 'https://app.example.com/cb', 'authorization_code'),
+  ('c3000000-0000-4000-8000-0000000000e3', 'client_secret_basic', 'dynamic', 'https://partner.example.com/cb', 'authorization_code'),
+  ('cb000000-0000-4000-8000-0000000000eb', 'client_secret_basic', 'dynamic', 'https://scraper.example.com/cb', 'authorization_code'),
+  ('c0000000-0000-4000-8000-0000000000e0', 'client_secret_basic', 'dynamic', 'https://unknown.example.com/cb', 'authorization_code');
 INSERT INTO oauth_rls.clients (client_id, name, tier, audience, extra_claims) VALUES
   ('c1000000-0000-4000-8000-0000000000e1', 'Web app', 'first_party', NULL, '{}'),
   ('c3000000-0000-4000-8000-0000000000e3', 'Partner', 'third_party', 'https://api.partner.example',
@@ -134,9 +134,13 @@ SELECT * FROM pg_temp.seen();
 SELECT pg_temp.token('5e550000-0000-4000-8000-0000000000d0', NULL, 'openid');
 SELECT * FROM pg_temp.seen();
 -- oauth_rls.unregistered_client_tier decides, as for any unknown client.
+RESET ROLE;  -- the setting is the owner's (only roles granted SET may change it)
 SET oauth_rls.unregistered_client_tier = blocked;
+SET ROLE authenticated;
 SELECT * FROM pg_temp.seen();
+RESET ROLE;
 RESET oauth_rls.unregistered_client_tier;
+SET ROLE authenticated;
 -- Without a scope, a token without a session row is a direct session.
 SELECT pg_temp.token('5e550000-0000-4000-8000-00000000dead');
 SELECT * FROM pg_temp.seen();
@@ -262,22 +266,24 @@ SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000e0', '{"scop
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000d0'));
 -- A scope but no client and no OAuth session: an unknown client's token.
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-00000000dead', '{"scope": "openid"}'));
+RESET ROLE;  -- the setting is the owner's (only roles granted SET may change it)
 SET oauth_rls.unregistered_client_tier = blocked;
+SET ROLE supabase_auth_admin;
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-00000000dead', '{"scope": "openid"}'));
-RESET oauth_rls.unregistered_client_tier;
 RESET ROLE;
+RESET oauth_rls.unregistered_client_tier;
 -- A chained hook is given the event with the session's client_id.
 CREATE FUNCTION public.os_chained(event jsonb) RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_build_object('claims', (event -> 'claims')
     || jsonb_build_object('seen_client', coalesce(event #>> '{claims,client_id}', 'none')))
 $$;
 GRANT EXECUTE ON FUNCTION public.os_chained(jsonb) TO supabase_auth_admin;
-SET ROLE supabase_auth_admin;
 SET oauth_rls.chained_hook = 'public.os_chained(jsonb)';
+SET ROLE supabase_auth_admin;
 SELECT r #>> '{claims,seen_client}' AS seen_client, r #>> '{claims,client_id}' AS client_id
   FROM oauth_rls.custom_access_token_hook(pg_temp.ev('5e550000-0000-4000-8000-0000000000e3', '{"scope": "openid"}')) AS r;
-RESET oauth_rls.chained_hook;
 RESET ROLE;
+RESET oauth_rls.chained_hook;
 -- Where auth.sessions does not exist: today's behaviour.
 BEGIN;
 ALTER TABLE auth.sessions RENAME TO sessions_elsewhere;

@@ -3,7 +3,17 @@
 -- snapshot, and is not kept for later statements or transactions.  (dblink
 -- plays the second session.)
 \set VERBOSITY terse
+-- dblink is installed by a superuser (supautils does it on Supabase) and,
+-- without a password, only a superuser may connect with it.
+-- On Supabase that would be a separate connection; here the file connects as
+-- supabase_admin and acts as postgres (SET SESSION AUTHORIZATION), switching
+-- identity for those steps only: one session, so temporary helpers survive.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
+RESET SESSION AUTHORIZATION;
 CREATE EXTENSION IF NOT EXISTS dblink;
+SET SESSION AUTHORIZATION postgres;
 CREATE TABLE parallel_one (x int);
 INSERT INTO parallel_one VALUES (1);
 ANALYZE parallel_one;
@@ -16,10 +26,12 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT 1 AS take_snapshot;
+RESET SESSION AUTHORIZATION;
 SELECT tier FROM dblink('dbname=' || current_database() || ' user=' || current_user ||
                         ' host=' || current_setting('unix_socket_directories') ||
                         ' port=' || current_setting('port'),
   $$UPDATE oauth_rls.clients SET tier = 'blocked' WHERE client_id = 'par-app' RETURNING tier::text$$) AS t(tier text);
+SET SESSION AUTHORIZATION postgres;
 -- Inside the old snapshot too, the change is seen at the next statement ...
 SELECT x, (SELECT oauth_rls.current_tier()) AS tier_old_snapshot FROM parallel_one;
 COMMIT;

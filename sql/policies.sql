@@ -2,6 +2,13 @@
 -- The Supabase stand-in (roles, auth schema) is present in this database.
 -- Error context (line numbers inside the functions) is left out of the output.
 \set SHOW_CONTEXT never
+-- One step below needs a superuser: renaming Auth's auth.sessions away.
+-- On Supabase that would be a separate connection; here the file connects as
+-- supabase_admin and acts as postgres (SET SESSION AUTHORIZATION), switching
+-- identity for those steps only: one session, so temporary helpers survive.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
 
 CREATE TABLE public.user_data (id int PRIMARY KEY, user_id uuid NOT NULL, note text);
 ALTER TABLE public.user_data ENABLE ROW LEVEL SECURITY;
@@ -137,7 +144,9 @@ SELECT cmd, oauth_rls.guard_policy_intact('public.user_data', cmd)
 SELECT policyname, permissive, roles, cmd, qual, with_check
   FROM pg_policies WHERE tablename = 'user_data' AND policyname LIKE 'oauth_rls_guard_%' ORDER BY policyname;
 SELECT tbl, tier, commands, source FROM oauth_rls.effective_access ORDER BY tbl::text, tier;
--- The policies run allows() once per statement (an InitPlan), not per row.
+-- The guards call allows() without a subquery (no InitPlan): its answer is kept
+-- per request in C, and a guard must not make PostgreSQL's policy recursion
+-- check fire (see sql/guard_recursion.sql).
 SET ROLE authenticated;
 EXPLAIN (COSTS OFF) SELECT * FROM public.user_data;
 EXPLAIN (COSTS OFF) UPDATE public.user_data SET note = 'x';
@@ -187,6 +196,8 @@ SELECT oauth_rls.guard('public.a_view');
 SELECT oauth_rls.guard(NULL);
 SELECT oauth_rls.unguard('public.a_view');
 CREATE ROLE policies_stranger;
+-- postgres, not a superuser, acts as a role it made only as its member.
+GRANT policies_stranger TO postgres;
 GRANT USAGE ON SCHEMA oauth_rls TO policies_stranger;
 GRANT EXECUTE ON FUNCTION oauth_rls.guard(regclass, boolean), oauth_rls.unguard(regclass),
   oauth_rls._check_guardable(regclass, text), oauth_rls._check_owner(regclass, text)
@@ -218,11 +229,13 @@ SELECT tbl, enabled_rls FROM oauth_rls.guarded_tables ORDER BY tbl::text;
 -- every table of the schema: refused before anything changes.
 CREATE ROLE policies_admin;
 CREATE ROLE policies_other_owner;
+GRANT policies_admin, policies_other_owner TO postgres;
 CREATE SCHEMA app2 AUTHORIZATION policies_admin;
 CREATE TABLE app2.mine (id int);
 ALTER TABLE app2.mine OWNER TO policies_admin;
 ALTER TABLE app2.mine ENABLE ROW LEVEL SECURITY;
 CREATE TABLE app2.theirs (id int);
+GRANT CREATE ON SCHEMA app2 TO policies_other_owner;
 ALTER TABLE app2.theirs OWNER TO policies_other_owner;
 GRANT EXECUTE ON FUNCTION oauth_rls.guard(regclass, boolean), oauth_rls.unguard(regclass),
   oauth_rls.guard_schema(name, boolean), oauth_rls.guard_policy_intact(regclass, text),
@@ -275,9 +288,9 @@ SELECT tbl::text FROM oauth_rls.guarded_tables ORDER BY 1;
 INSERT INTO auth.users (id, email) VALUES
   ('aaaaaaaa-0000-4000-8000-00000000000a', 'a@example.com'),
   ('bbbbbbbb-0000-4000-8000-00000000000b', 'b@example.com');
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types) VALUES
-  ('c1000000-0000-4000-8000-000000000001', 'manual', 'https://app.example.com/cb', 'authorization_code'),
-  ('c3000000-0000-4000-8000-000000000003', 'dynamic', 'https://partner.example.com/cb', 'authorization_code');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types) VALUES
+  ('c1000000-0000-4000-8000-000000000001', 'client_secret_basic', 'manual', 'https://app.example.com/cb', 'authorization_code'),
+  ('c3000000-0000-4000-8000-000000000003', 'client_secret_basic', 'dynamic', 'https://partner.example.com/cb', 'authorization_code');
 INSERT INTO auth.sessions (id, user_id, oauth_client_id) VALUES
   ('dddddddd-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-00000000000a', 'c3000000-0000-4000-8000-000000000003'),
   ('dddddddd-0000-4000-8000-000000000002', 'bbbbbbbb-0000-4000-8000-00000000000b', 'c3000000-0000-4000-8000-000000000003'),
@@ -329,7 +342,9 @@ RESET oauth_rls.enforce_revocation;
 -- Without auth.sessions (plain PostgreSQL) there is nothing to revoke from:
 -- guards apply the matrix alone, session_active() cannot vouch for OAuth.
 BEGIN;
+RESET SESSION AUTHORIZATION;
 ALTER TABLE auth.sessions RENAME TO sessions_elsewhere;
+SET SESSION AUTHORIZATION postgres;
 SELECT oauth_rls.session_active() AS no_sessions_table,
        oauth_rls.allows('public.user_data', 'select') AS allowed;
 ROLLBACK;

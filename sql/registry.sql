@@ -1,4 +1,12 @@
 -- Client registry and tiers.
+-- Two steps below act as another role: a superuser sets session_replication_role
+-- (on Supabase, supautils lets postgres set it), and Auth's role reads the registry.
+-- On Supabase that would be a separate connection; here the file connects as
+-- supabase_admin and acts as postgres (SET SESSION AUTHORIZATION), switching
+-- identity for those steps only: one session, so temporary helpers survive.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
 SELECT enum_range(NULL::oauth_rls.tier);
 
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES
@@ -63,9 +71,13 @@ SELECT oauth_rls.tier_of('11111111-aaaa-4aaa-8aaa-000000000001') AS after_trunca
 -- ... also when written with triggers in replica mode (restores, logical replication).
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES ('not-registered', 'Known', 'first_party');
 SELECT oauth_rls.current_tier() AS before_replica_write;
+RESET SESSION AUTHORIZATION;
 SET session_replication_role = replica;
+SET SESSION AUTHORIZATION postgres;
 UPDATE oauth_rls.clients SET tier = 'blocked' WHERE client_id = 'not-registered';
+RESET SESSION AUTHORIZATION;
 RESET session_replication_role;
+SET SESSION AUTHORIZATION postgres;
 SELECT oauth_rls.current_tier() AS after_replica_write;
 RESET request.jwt.claims;
 
@@ -96,9 +108,9 @@ RESET ROLE;
 SET ROLE anon;
 UPDATE oauth_rls.clients SET tier = 'first_party';
 RESET ROLE;
-SET ROLE supabase_auth_admin;
+SET SESSION AUTHORIZATION supabase_auth_admin;
 SELECT client_id, tier FROM oauth_rls.clients;
 DELETE FROM oauth_rls.clients;
-RESET ROLE;
+SET SESSION AUTHORIZATION postgres;
 RESET request.jwt.claims;
 DELETE FROM oauth_rls.clients;

@@ -193,7 +193,20 @@ CREATE POLICY owner ON shadow.notes TO authenticated USING (oauth_rls.user_id() 
 INSERT INTO shadow.notes VALUES (1, '8d1c8a7e-0000-4000-8000-000000000001');
 CREATE TABLE shadow.dropped (id int);
 CREATE TABLE shadow.other (id int);
+-- A table that guard_schema() does not reach, left for the rewrite to guard.
+CREATE SCHEMA shadow_rw;
+CREATE TABLE shadow_rw.notes (id int, user_id uuid);
+ALTER TABLE shadow_rw.notes ENABLE ROW LEVEL SECURITY;
+GRANT USAGE ON SCHEMA shadow_rw TO authenticated;
+GRANT SELECT ON shadow_rw.notes TO authenticated;
+CREATE POLICY owner ON shadow_rw.notes TO authenticated USING (oauth_rls.user_id() = user_id);
 
+-- Everything above is what postgres, not a superuser but the owner of its
+-- database (and so of public), may do on Supabase.  What follows is driven by
+-- the bootstrap superuser, whose rights a planted object would run with.
+\c - supabase_admin
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 -- From here on, evil comes first, even before pg_catalog.
 SET search_path = evil, pg_catalog, public;
 SELECT pg_catalog.current_setting('search_path') AS search_path;
@@ -282,10 +295,10 @@ SELECT oauth_rls.import_api_key('imported-1', '8d1c8a7e-0000-4000-8000-000000000
 DELETE FROM oauth_rls.api_keys WHERE key_id OPERATOR(pg_catalog.=) 'imported-1';
 
 -- Audit and the rewrite: plan, apply, revert.
-SELECT code FROM oauth_rls.audit('{shadow}') ORDER BY 1;
-SELECT pg_catalog.count(*) AS planned FROM oauth_rls.plan_rewrite('{shadow}');
-SELECT pg_catalog.count(*) AS applied FROM oauth_rls.apply_rewrite('{shadow}');
-SELECT pg_catalog.count(*) AS reverted FROM oauth_rls.revert_rewrite('{shadow}');
+SELECT code FROM oauth_rls.audit('{shadow,shadow_rw}') ORDER BY 1;
+SELECT pg_catalog.count(*) AS planned FROM oauth_rls.plan_rewrite('{shadow,shadow_rw}');
+SELECT pg_catalog.count(*) AS applied FROM oauth_rls.apply_rewrite('{shadow,shadow_rw}');
+SELECT pg_catalog.count(*) AS reverted FROM oauth_rls.revert_rewrite('{shadow,shadow_rw}');
 
 -- Unguard, and the remaining DML on our tables.
 SELECT oauth_rls.unguard('shadow.notes');
@@ -302,6 +315,7 @@ SELECT p.oid::regprocedure AS unpinned FROM pg_proc p JOIN pg_language l ON l.oi
  WHERE p.pronamespace = 'oauth_rls'::regnamespace AND l.lanname <> 'c'
    AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
 DROP SCHEMA shadow CASCADE;
+DROP SCHEMA shadow_rw CASCADE;
 DROP SCHEMA evil CASCADE;
 DELETE FROM oauth_rls.api_keys WHERE name = 'shadow cli';
 DELETE FROM oauth_rls.token_issuance WHERE client LIKE 'shadow-%';

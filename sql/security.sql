@@ -28,9 +28,19 @@ SELECT oauth_rls.guard('public.sec_replica_drop', enable_rls => true);
 SELECT oauth_rls.set_access('public.sec_replica_drop', 'third_party', '{select}');
 SELECT 'public.sec_replica_drop'::regclass::oid AS dropped_oid \gset
 SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'oauth_rls_forget_dropped_tables';
+-- Only a superuser may set session_replication_role here (on Supabase,
+-- supautils lets postgres set it): supabase_admin sets it, and postgres drops
+-- the table in that mode, in the same session (SET SESSION AUTHORIZATION).
+-- The rest of the file stays in this session, acting as postgres.
+\c - supabase_admin
+SET client_min_messages = warning;
 SET session_replication_role = replica;
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
 DROP TABLE public.sec_replica_drop;
+RESET SESSION AUTHORIZATION;
 RESET session_replication_role;
+SET SESSION AUTHORIZATION postgres;
 SELECT (SELECT count(*) FROM oauth_rls.access_matrix WHERE tbl::oid = :dropped_oid) AS matrix_rows,
        (SELECT count(*) FROM oauth_rls.guarded_tables WHERE tbl::oid = :dropped_oid) AS guard_rows;
 RESET client_min_messages;
@@ -45,6 +55,8 @@ SELECT p.parname, a.privilege_type, a.grantee = e.extowner AS to_owner, a.is_gra
  ORDER BY 1;
 SELECT name, context FROM pg_settings WHERE name LIKE 'oauth\_rls.%' ORDER BY 1;
 CREATE ROLE sec_nobody LOGIN;
+-- (postgres, not a superuser, may SET ROLE only to roles it belongs to)
+GRANT sec_nobody TO postgres;
 -- Every way a session may change a setting, for each of them: the ways that
 -- were not refused with 42501 (none), and how many were.
 CREATE FUNCTION public.sec_try_settings() RETURNS text
@@ -89,8 +101,7 @@ SET ROLE sec_nobody;
 SELECT current_user, public.sec_try_settings();
 RESET ROLE;
 SELECT setting FROM pg_settings WHERE name = 'oauth_rls.enforce_revocation';
--- The owner (here a superuser) may; the scripts/test install checks cover an
--- owner that is not a superuser.
+-- The owner (postgres, not a superuser: the install granted it SET) may.
 SELECT public.sec_try_settings() LIKE '0 refused%' AS owner_may;
 DO $$
 DECLARE
@@ -113,3 +124,79 @@ SHOW oauth_rls.enforce_revocation;
 \c - postgres
 DROP FUNCTION public.sec_try_settings();
 DROP ROLE sec_nobody;
+
+---------------------------------------------------------------------------
+-- revert_rewrite() runs only what the extension logged.  The installer of a
+-- trusted install (not a superuser) may read the log, delete entries and
+-- mark them reverted, never write what is restored; a row forged by a
+-- superuser makes revert_rewrite() refuse instead of running it.
+CREATE ROLE sec_installer LOGIN CREATEROLE;
+CREATE DATABASE sec_trusted OWNER sec_installer TEMPLATE template0;
+\c sec_trusted sec_installer
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+CREATE EXTENSION oauth_rls;
+CREATE TABLE public.victim (id int, user_id uuid);
+ALTER TABLE public.victim ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON public.victim TO authenticated;
+CREATE POLICY own ON public.victim FOR SELECT TO authenticated USING (oauth_rls.user_id() = user_id);
+SELECT * FROM oauth_rls.apply_rewrite('{public}');
+SELECT id AS entry, original_using FROM oauth_rls.rewrite_log WHERE kind = 'policy' \gset
+SELECT kind, original_using, applied_using FROM oauth_rls.rewrite_log ORDER BY id;
+-- The installer cannot write the log, nor give anyone that right.
+INSERT INTO oauth_rls.rewrite_log (kind, tbl, applied_ddl) VALUES ('guard', 'public.victim', 'x');
+UPDATE oauth_rls.rewrite_log
+   SET original_using = 'true); CREATE ROLE sec_pwned SUPERUSER; ALTER POLICY own ON public.victim USING (true'
+ WHERE id = :entry;
+GRANT INSERT, UPDATE ON oauth_rls.rewrite_log TO authenticated;
+SELECT has_table_privilege('authenticated', 'oauth_rls.rewrite_log', 'INSERT') AS authenticated_may_insert;
+-- So a superuser's revert restores what the rewrite replaced, and no more.
+\c - postgres
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+SELECT count(*) AS pwned FROM pg_roles WHERE rolname = 'sec_pwned';
+SELECT pg_get_expr(polqual, polrelid) AS victim_policy FROM pg_policy
+ WHERE polrelid = 'public.victim'::regclass AND polname = 'own';
+CREATE TABLE public.not_theirs (id int);
+CREATE POLICY p ON public.not_theirs USING (true);
+-- Nor can the installer make the extension log what it likes: not for a
+-- table it does not own, not an "applied" state outside apply_rewrite().
+\c - sec_installer
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SELECT count(*) AS applied FROM oauth_rls.apply_rewrite('{public}');
+SELECT id AS entry FROM oauth_rls.rewrite_log WHERE kind = 'policy' AND reverted_at IS NULL \gset
+SELECT oauth_rls._rewrite_log_add('policy', 'public.not_theirs'::regclass, 'p', 'x');
+SELECT oauth_rls._rewrite_log_applied(:entry);
+-- What it may do: mark an entry reverted, and back.
+UPDATE oauth_rls.rewrite_log SET reverted_at = now() WHERE id = :entry;
+UPDATE oauth_rls.rewrite_log SET reverted_at = NULL WHERE id = :entry;
+-- A superuser forges entries: revert_rewrite() refuses them and runs nothing.
+\c - postgres
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+UPDATE oauth_rls.rewrite_log
+   SET original_using = 'true); CREATE ROLE sec_pwned SUPERUSER; ALTER POLICY own ON public.victim USING (true'
+ WHERE id = :entry;
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+UPDATE oauth_rls.rewrite_log SET original_using = 'true) WITH CHECK (true); DROP TABLE public.not_theirs; SELECT (1'
+ WHERE id = :entry;
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+UPDATE oauth_rls.rewrite_log SET original_using = :'original_using' WHERE id = :entry;
+INSERT INTO oauth_rls.rewrite_log (kind, tbl, policy_name, original_using, applied_using, applied_ddl)
+  VALUES ('policy', 'public.not_theirs', 'p', 'true) TO sec_installer WITH CHECK (true', 'true', 'x');
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+DELETE FROM oauth_rls.rewrite_log WHERE tbl = 'public.not_theirs'::regclass;
+SELECT count(*) AS pwned FROM pg_roles WHERE rolname = 'sec_pwned';
+SELECT to_regclass('public.not_theirs') IS NOT NULL AS not_theirs_kept,
+       (SELECT polroles = '{0}' FROM pg_policy WHERE polrelid = 'public.not_theirs'::regclass) AS still_for_public;
+-- The genuine entry reverts as before.
+\c - sec_installer
+SELECT * FROM oauth_rls.revert_rewrite('{public}');
+SELECT pg_get_expr(polqual, polrelid) AS victim_policy FROM pg_policy
+ WHERE polrelid = 'public.victim'::regclass AND polname = 'own';
+\c contrib_regression postgres
+DROP DATABASE sec_trusted;
+DROP OWNED BY sec_installer;
+DROP ROLE sec_installer;

@@ -4,8 +4,8 @@
 -- session, which it must not borrow.
 \set VERBOSITY terse
 INSERT INTO auth.users (id) VALUES ('aaaaaaaa-0000-4000-8000-0000000000f0');
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types) VALUES
-  ('c3000000-0000-4000-8000-0000000000f0', 'dynamic', 'https://partner.example.com/cb', 'authorization_code');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types) VALUES
+  ('c3000000-0000-4000-8000-0000000000f0', 'client_secret_basic', 'dynamic', 'https://partner.example.com/cb', 'authorization_code');
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES
   ('c3000000-0000-4000-8000-0000000000f0', 'Partner', 'third_party');
 INSERT INTO auth.sessions (id, user_id, oauth_client_id) VALUES

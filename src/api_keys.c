@@ -543,19 +543,6 @@ can_record_use(void)
 		!IsInParallelMode() && !IsolationIsSerializable();
 }
 
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
 /*
  * The UPDATE behind refresh_last_used(), run as the table's owner (a policy
  * calls us as anon) with a fixed search_path and every operator qualified.
@@ -588,7 +575,7 @@ run_last_used_update(Oid relid, const char *key_id, TimestampTz now)
 	args[2] = TimestampTzGetDatum(now - LAST_USED_INTERVAL_USECS);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(relation_owner(relid),
+	SetUserIdAndSecContext(oauth_rls_relation_owner(relid),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	save_nestlevel = oauth_rls_spi_connect();

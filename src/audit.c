@@ -44,35 +44,63 @@
 #include "audit.h"
 #include "oauth_rls.h"
 
-/* The functions the audit knows, by schema and name. */
+/*
+ * The functions the audit knows, by schema and name, and the oauth_rls
+ * function the rewrite puts in their place where the meaning is the same
+ * (auth.role() and auth.email() also read the legacy settings
+ * request.jwt.claim.role / .email, which oauth_rls.claim() does not).
+ */
 static const struct
 {
 	const char *schema;
 	const char *name;
 	int			flags;
+	const char *replacement;	/* in schema oauth_rls, same arguments */
 }			known_functions[] = {
-	{"auth", "uid", AUDIT_FN_PER_REQUEST},
-	{"auth", "jwt", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLAIMS},
-	{"auth", "role", AUDIT_FN_PER_REQUEST},
-	{"auth", "email", AUDIT_FN_PER_REQUEST},
-	{"pg_catalog", "current_setting", AUDIT_FN_PER_REQUEST | AUDIT_FN_SETTING},
-	{OAUTH_RLS_SCHEMA, "claims", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLAIMS},
-	{OAUTH_RLS_SCHEMA, "claim", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLAIM},
-	{OAUTH_RLS_SCHEMA, "user_id", AUDIT_FN_PER_REQUEST},
-	{OAUTH_RLS_SCHEMA, "session_id", AUDIT_FN_PER_REQUEST},
-	{OAUTH_RLS_SCHEMA, "client_id", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_CLIENT_ID},
-	{OAUTH_RLS_SCHEMA, "scopes", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
-	{OAUTH_RLS_SCHEMA, "has_scope", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
-	{OAUTH_RLS_SCHEMA, "current_tier", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
-	{OAUTH_RLS_SCHEMA, "is_oauth", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
-	{OAUTH_RLS_SCHEMA, "is_first_party", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
-	{OAUTH_RLS_SCHEMA, "allows", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_ALLOWS},
-	{OAUTH_RLS_SCHEMA, "session_active", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT},
+	{"auth", "uid", AUDIT_FN_PER_REQUEST, "user_id"},
+	{"auth", "jwt", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLAIMS, "claims"},
+	{"auth", "role", AUDIT_FN_PER_REQUEST, NULL},
+	{"auth", "email", AUDIT_FN_PER_REQUEST, NULL},
+	{"pg_catalog", "current_setting", AUDIT_FN_PER_REQUEST | AUDIT_FN_SETTING, NULL},
+	{OAUTH_RLS_SCHEMA, "claims", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLAIMS, NULL},
+	{OAUTH_RLS_SCHEMA, "claim", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLAIM, NULL},
+	{OAUTH_RLS_SCHEMA, "user_id", AUDIT_FN_PER_REQUEST, NULL},
+	{OAUTH_RLS_SCHEMA, "session_id", AUDIT_FN_PER_REQUEST, NULL},
+	{OAUTH_RLS_SCHEMA, "client_id", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_CLIENT_ID, NULL},
+	{OAUTH_RLS_SCHEMA, "scopes", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
+	{OAUTH_RLS_SCHEMA, "has_scope", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
+	{OAUTH_RLS_SCHEMA, "current_tier", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
+	{OAUTH_RLS_SCHEMA, "is_oauth", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
+	{OAUTH_RLS_SCHEMA, "is_first_party", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
+	{OAUTH_RLS_SCHEMA, "allows", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_ALLOWS, NULL},
+	{OAUTH_RLS_SCHEMA, "session_active", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
 };
+
+/* The argument-less oauth_rls.<name>() returning rettype, or InvalidOid. */
+static Oid
+extension_function(const char *name, Oid rettype)
+{
+	Oid			nspoid = get_namespace_oid(OAUTH_RLS_SCHEMA, true);
+	oidvector  *noargs = buildoidvector(NULL, 0);
+	HeapTuple	tuple;
+	Oid			result = InvalidOid;
+
+	if (!OidIsValid(nspoid))
+		return InvalidOid;
+	tuple = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum(name), PointerGetDatum(noargs),
+							ObjectIdGetDatum(nspoid));
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	if (((Form_pg_proc) GETSTRUCT(tuple))->prorettype == rettype)
+		result = ((Form_pg_proc) GETSTRUCT(tuple))->oid;
+	ReleaseSysCache(tuple);
+	return result;
+}
 
 /* Resolves every overload of schema.name into funcs (which has room). */
 static void
-resolve_function(AuditFuncs *funcs, const char *schema, const char *name, int flags)
+resolve_function(AuditFuncs *funcs, const char *schema, const char *name, int flags,
+				 const char *replacement)
 {
 	Oid			nspoid = get_namespace_oid(schema, true);
 	CatCList   *catlist;
@@ -93,6 +121,9 @@ resolve_function(AuditFuncs *funcs, const char *schema, const char *name, int fl
 		f->label = strcmp(schema, "pg_catalog") == 0 ? psprintf("%s()", name)
 			: psprintf("%s.%s()", schema, name);
 		f->flags = flags | (strcmp(schema, OAUTH_RLS_SCHEMA) == 0 ? AUDIT_FN_EXTENSION : 0);
+		/* Only an argument-less function of the same result type stands in. */
+		f->replacement = replacement != NULL && proc->pronargs == 0
+			? extension_function(replacement, proc->prorettype) : InvalidOid;
 		if (flags & AUDIT_FN_CLIENT_ID && proc->pronargs == 0)
 			funcs->client_id_oid = proc->oid;
 	}
@@ -116,7 +147,7 @@ audit_funcs(FunctionCallInfo fcinfo)
 	funcs->funcs = palloc(sizeof(AuditFunc));
 	for (size_t i = 0; i < lengthof(known_functions); i++)
 		resolve_function(funcs, known_functions[i].schema, known_functions[i].name,
-						 known_functions[i].flags);
+						 known_functions[i].flags, known_functions[i].replacement);
 	if (OidIsValid(get_namespace_oid("auth", true)))
 		funcs->auth_users_oid = get_relname_relid("users", get_namespace_oid("auth", true));
 	MemoryContextSwitchTo(oldcxt);
@@ -390,6 +421,7 @@ typedef struct FactsWalk
 	int			jwt_client_tests;
 	List	   *tables;			/* OIDs of the tables subqueries read */
 	List	   *queries;		/* enclosing subqueries, innermost first */
+	bool		has_sublink;	/* PostgreSQL's policy recursion check runs */
 } FactsWalk;
 
 /*
@@ -436,7 +468,11 @@ note_call(FactsWalk *w, FuncExpr *call)
 		if (names_key(linitial(call->args), "user_metadata"))
 			w->user_metadata = true;
 	}
-	if (w->wrapped > 0 || !hoistable_call(f, call))
+	/*
+	 * oauth_rls's own functions keep their answer per call site for the
+	 * statement: unwrapped they cost a few instructions per row.
+	 */
+	if (w->wrapped > 0 || (f->flags & AUDIT_FN_EXTENSION) || !hoistable_call(f, call))
 		return;
 	foreach(lc, w->per_row)
 		if (strcmp((const char *) lfirst(lc), f->label) == 0)
@@ -471,6 +507,8 @@ facts_walker(Node *node, FactsWalk *w)
 		w->queries = list_delete_first(w->queries);
 		return result;
 	}
+	if (IsA(node, SubLink))
+		w->has_sublink = true;
 	if (IsA(node, Var) && reads_raw_user_metadata(w, (Var *) node))
 		w->user_metadata = true;
 	if (is_once_per_statement(node))
@@ -579,25 +617,32 @@ strip_relabel(Node *node)
 
 /*
  * Whether a tree is exactly what guard() writes, however it is spelled:
- * (select oauth_rls.allows(<table constant>, <command constant>)).  Anything
- * more (an OR, a NOT, an IS NOT NULL, a second call, an OFFSET) could change
- * the answer, so such a policy is no longer a guard (GUARD_EDITED) and
- * guard() replaces it.  Sets the table and command the guard is for.
+ * oauth_rls.allows(<table constant>, <command constant>), or the same call
+ * as a scalar subquery, (select oauth_rls.allows(...)), as guard() wrote it
+ * before 0.2.0 (same answer; the upgrade rewrites them).  Anything more (an
+ * OR, a NOT, an IS NOT NULL, a second call, an OFFSET) could change the
+ * answer, so such a policy is no longer a guard (GUARD_EDITED) and guard()
+ * replaces it.  Sets the table and command the guard is for.
  */
 static bool
 guard_shape(const AuditFuncs *funcs, Node *tree, Oid *table, char **command)
 {
 	Node	   *target = scalar_wrapper_target(tree);
-	Query	   *q;
 	FuncExpr   *call;
 	const AuditFunc *f;
 	Node	   *tbl;
 	Node	   *cmd;
 
+	if (target != NULL)
+	{
+		Query	   *q = (Query *) ((SubLink *) tree)->subselect;
+
+		if (q->limitOffset != NULL || q->sortClause != NIL || q->distinctClause != NIL)
+			return false;
+	}
+	else
+		target = tree;
 	if (target == NULL || !IsA(target, FuncExpr))
-		return false;
-	q = (Query *) ((SubLink *) tree)->subselect;
-	if (q->limitOffset != NULL || q->sortClause != NIL || q->distinctClause != NIL)
 		return false;
 	call = (FuncExpr *) target;
 	f = find_func(funcs, call->funcid);
@@ -652,7 +697,7 @@ tree_arg(FunctionCallInfo fcinfo, int argno)
  * oauth_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree)
  *   -> (per_row_calls text[], client_aware, user_metadata, using_true,
  *       check_true, jwt_client_tests, guard_table oid, guard_command text,
- *       reads_tables oid[])
+ *       reads_tables oid[], has_sublink)
  */
 PG_FUNCTION_INFO_V1(oauth_rls_policy_facts);
 Datum
@@ -661,10 +706,10 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 	const AuditFuncs *funcs = audit_funcs(fcinfo);
 	Node	   *qual = tree_arg(fcinfo, 0);
 	Node	   *check = tree_arg(fcinfo, 1);
-	FactsWalk	w = {funcs, 0, NIL, false, false, 0, NIL, NIL};
+	FactsWalk	w = {funcs, 0, NIL, false, false, 0, NIL, NIL, false};
 	TupleDesc	tupdesc;
-	Datum		values[9];
-	bool		nulls[9] = {false};
+	Datum		values[10];
+	bool		nulls[10] = {false};
 	Datum	   *tables;
 	Oid			guard_table = InvalidOid;
 	char	   *guard_command = NULL;
@@ -704,28 +749,8 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 	foreach(lc, w.tables)
 		tables[i++] = ObjectIdGetDatum(lfirst_oid(lc));
 	values[8] = PointerGetDatum(construct_array(tables, i, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	values[9] = BoolGetDatum(w.has_sublink);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
-}
-
-/* (select <expr>), named like the parser names it, so a re-parse is equal. */
-static Node *
-wrap_once_per_statement(Node *expr, const char *name)
-{
-	Query	   *q = makeNode(Query);
-	SubLink    *sl = makeNode(SubLink);
-
-	q->commandType = CMD_SELECT;
-	q->querySource = QSRC_ORIGINAL;
-	q->canSetTag = true;
-	q->jointree = makeFromExpr(NIL, NULL);
-	q->targetList = list_make1(makeTargetEntry((Expr *) expr, 1, pstrdup(name), false));
-	sl->subLinkType = EXPR_SUBLINK;
-	sl->subLinkId = 0;
-	sl->testexpr = NULL;
-	sl->operName = NIL;
-	sl->subselect = (Node *) q;
-	sl->location = -1;
-	return (Node *) sl;
 }
 
 typedef struct RewriteCtx
@@ -733,19 +758,37 @@ typedef struct RewriteCtx
 	const AuditFuncs *funcs;
 	int			wrapped;
 	bool		changed;
+	List	   *changes;		/* "auth.uid() by oauth_rls.user_id()", distinct */
 } RewriteCtx;
 
-static FuncExpr *
-make_client_id_call(const AuditFuncs *funcs, Oid collation)
+static void
+note_change(RewriteCtx *ctx, const char *change)
 {
-	return makeFuncExpr(funcs->client_id_oid, TEXTOID, NIL, InvalidOid, collation,
-						COERCE_EXPLICIT_CALL);
+	ListCell   *lc;
+
+	ctx->changed = true;
+	foreach(lc, ctx->changes)
+		if (strcmp((const char *) lfirst(lc), change) == 0)
+			return;
+	ctx->changes = lappend(ctx->changes, (void *) change);
+}
+
+/* A call of the argument-less function funcid in place of node. */
+static Node *
+make_call(Oid funcid, Node *node)
+{
+	return (Node *) makeFuncExpr(funcid, exprType(node), NIL, exprCollation(node), InvalidOid,
+								 COERCE_EXPLICIT_CALL);
 }
 
 /*
- * Replaces <claims> ->> 'client_id' by oauth_rls.client_id() and wraps every
- * per-row request call in its own (select ...).  Only the call itself is
- * wrapped, as Supabase's guide writes it: (select auth.jwt()) ->> 'role'.
+ * Replaces <claims> ->> 'client_id' by oauth_rls.client_id(), and each
+ * per-row call that has an oauth_rls equivalent (auth.uid(), auth.jwt()) by
+ * that function, which computes its answer once per statement and call
+ * site.  Nothing is wrapped in a subquery: a policy holding a sublink makes
+ * PostgreSQL run its policy recursion check, and a table whose policies read
+ * it back (an admin check on profiles itself) would then fail with
+ * "infinite recursion detected in policy" where it used to answer.
  */
 static Node *
 rewrite_mutator(Node *node, RewriteCtx *ctx)
@@ -765,18 +808,19 @@ rewrite_mutator(Node *node, RewriteCtx *ctx)
 	}
 	if (OidIsValid(ctx->funcs->client_id_oid) && is_jwt_client_id_read(ctx->funcs, node))
 	{
-		ctx->changed = true;
-		result = (Node *) make_client_id_call(ctx->funcs, ((OpExpr *) node)->opcollid);
-		return ctx->wrapped > 0 ? result : wrap_once_per_statement(result, "client_id");
+		note_change(ctx, "auth.jwt() ->> 'client_id' by oauth_rls.client_id()");
+		return make_call(ctx->funcs->client_id_oid, node);
 	}
 	if (IsA(node, FuncExpr) && ctx->wrapped == 0)
 	{
 		FuncExpr   *call = (FuncExpr *) node;
+		const AuditFunc *f = find_func(ctx->funcs, call->funcid);
 
-		if (hoistable_call(find_func(ctx->funcs, call->funcid), call))
+		if (hoistable_call(f, call) && OidIsValid(f->replacement))
 		{
-			ctx->changed = true;
-			return wrap_once_per_statement(copyObject(node), get_func_name(call->funcid));
+			note_change(ctx, psprintf("%s by %s.%s()", f->label, OAUTH_RLS_SCHEMA,
+									  get_func_name(f->replacement)));
+			return make_call(f->replacement, node);
 		}
 	}
 	return expression_tree_mutator(node, rewrite_mutator, (void *) ctx);
@@ -798,23 +842,26 @@ rewrite_tree(RewriteCtx *ctx, Node *tree, List *dpcontext, bool *isnull)
 
 /*
  * oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_tree, relid oid)
- *   -> (new_qual text, new_check text)
+ *   -> (new_qual text, new_check text, changes text[])
  *   Each expression rewritten, as SQL for ALTER POLICY, or NULL when it needs
- *   no change.  One deparse context serves both.
+ *   no change, and what was replaced.  One deparse context serves both.
  */
 PG_FUNCTION_INFO_V1(oauth_rls_rewrite_policy);
 Datum
 oauth_rls_rewrite_policy(PG_FUNCTION_ARGS)
 {
-	RewriteCtx	ctx = {audit_funcs(fcinfo), 0, false};
+	RewriteCtx	ctx = {audit_funcs(fcinfo), 0, false, NIL};
 	Node	   *qual = tree_arg(fcinfo, 0);
 	Node	   *check = tree_arg(fcinfo, 1);
 	Oid			relid = PG_GETARG_OID(2);
 	char	   *relname = get_rel_name(relid);
 	List	   *dpcontext;
 	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {true, true};
+	Datum		values[3];
+	bool		nulls[3] = {true, true, false};
+	Datum	   *changes;
+	int			i = 0;
+	ListCell   *lc;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		ereport(ERROR,
@@ -830,6 +877,10 @@ oauth_rls_rewrite_policy(PG_FUNCTION_ARGS)
 		values[0] = rewrite_tree(&ctx, qual, dpcontext, &nulls[0]);
 	if (check != NULL)
 		values[1] = rewrite_tree(&ctx, check, dpcontext, &nulls[1]);
+	changes = palloc(sizeof(Datum) * (list_length(ctx.changes) + 1));
+	foreach(lc, ctx.changes)
+		changes[i++] = CStringGetTextDatum((const char *) lfirst(lc));
+	values[2] = PointerGetDatum(construct_array(changes, i, TEXTOID, -1, false, TYPALIGN_INT));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

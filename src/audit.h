@@ -1,8 +1,8 @@
 /*
  * audit.h
  *      Policy audit: facts read from stored policy expression trees, and the
- *      rewrite that wraps per-row request calls and replaces hand-written
- *      client_id claim reads.
+ *      rewrite that replaces per-row request calls and hand-written client_id
+ *      claim reads by oauth_rls's functions of the same meaning.
  */
 #ifndef OAUTH_RLS_AUDIT_H
 #define OAUTH_RLS_AUDIT_H
@@ -24,6 +24,9 @@ typedef struct AuditFunc
 	Oid			oid;
 	const char *label;			/* as shown in findings, e.g. "auth.uid()" */
 	int			flags;
+	Oid			replacement;	/* oauth_rls function of the same meaning, computed
+								 * once per statement (auth.uid() ->
+								 * oauth_rls.user_id()), or InvalidOid */
 } AuditFunc;
 
 /* Known functions, resolved by schema and name (every overload). */

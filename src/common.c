@@ -4,10 +4,13 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "executor/spi.h"
 #include "utils/guc.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 
 #include "common.h"
 
@@ -81,4 +84,17 @@ oauth_rls_spi_finish(int nestlevel)
 {
 	SPI_finish();
 	oauth_rls_unpin_search_path(nestlevel);
+}
+
+Oid
+oauth_rls_relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
 }

@@ -45,4 +45,7 @@ extern void oauth_rls_spi_finish(int nestlevel);
 extern int	oauth_rls_pin_search_path(void);
 extern void oauth_rls_unpin_search_path(int nestlevel);
 
+/* The owner of a relation (raises when there is none). */
+extern Oid	oauth_rls_relation_owner(Oid relid);
+
 #endif							/* OAUTH_RLS_COMMON_H */

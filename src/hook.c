@@ -1363,7 +1363,6 @@ record_issuance_row(const HookOutcome *out)
 	Datum		values[5];
 	int			slot;
 	IssuanceSkip result = ISSUANCE_ROWS_BUSY;
-	int			nestlevel;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -1382,7 +1381,15 @@ record_issuance_row(const HookOutcome *out)
 	values[2] = CStringGetTextDatum(oauth_tier_labels[out->tier]);
 	values[3] = CStringGetTextDatum(out->method);
 
-	nestlevel = oauth_rls_spi_connect();
+	/*
+	 * Not oauth_rls_spi_connect(): these query texts are schema-qualified
+	 * throughout (tables, types, every operator), so they resolve the same
+	 * under any search_path, and pinning it too would cost about a fifth of
+	 * a hook call (a GUC nest level per token).  sql/search_path_shadow.sql
+	 * checks the qualification.
+	 */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	prepare_issuance_plans();
 	for (int attempt = 0; attempt < ISSUANCE_ROW_ATTEMPTS; attempt++)
 	{
@@ -1393,7 +1400,7 @@ record_issuance_row(const HookOutcome *out)
 			break;
 		}
 	}
-	oauth_rls_spi_finish(nestlevel);
+	SPI_finish();
 	return result;
 }
 

@@ -2,6 +2,11 @@
 -- with search_path auth, over many realistic events, every successful output
 -- checked against Auth's claims schema; and the grants Supabase prescribes.
 \set ON_ERROR_STOP 1
+-- Auth's role is a login of its own on Supabase, and postgres may not SET
+-- ROLE to it: the file connects as supabase_admin, acts as postgres (SET
+-- SESSION AUTHORIZATION) and becomes Auth's role the same way, in one session.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
 SET client_min_messages = warning;
 BEGIN;
 SELECT * FROM no_plan();
@@ -19,11 +24,11 @@ CREATE FUNCTION pg_temp.as_auth(event jsonb) RETURNS jsonb LANGUAGE plpgsql AS $
 DECLARE
   result jsonb;
 BEGIN
-  SET LOCAL ROLE supabase_auth_admin;
+  SET LOCAL SESSION AUTHORIZATION supabase_auth_admin;
   SET LOCAL search_path = auth;
   SET LOCAL statement_timeout = '2000';
   EXECUTE 'select "oauth_rls"."custom_access_token_hook"($1)' INTO result USING event;
-  RESET ROLE;
+  SET LOCAL SESSION AUTHORIZATION postgres;
   SET LOCAL search_path = public, extensions;
   RESET statement_timeout;
   RETURN result;

@@ -55,11 +55,11 @@ INSERT INTO public.payment_methods (user_id, content) VALUES
 -- OAuth clients as Supabase Auth records them, and our registry: the web app
 -- is first-party, the partner third-party, the scraper blocked; the MCP agent
 -- registered itself and is in no registry of ours.
-INSERT INTO auth.oauth_clients (id, registration_type, client_name, redirect_uris, grant_types) VALUES
-  ('0a000000-0000-4000-8000-00000000000a', 'manual', 'Web app', 'https://app.example.com/cb', 'authorization_code,refresh_token'),
-  ('0b000000-0000-4000-8000-00000000000b', 'manual', 'Partner', 'https://partner.example.com/cb', 'authorization_code,refresh_token'),
-  ('0c000000-0000-4000-8000-00000000000c', 'dynamic', 'Scraper', 'https://scraper.example.net/cb', 'authorization_code'),
-  ('0d000000-0000-4000-8000-00000000000d', 'dynamic', 'MCP agent', 'http://localhost:7777/cb', 'authorization_code');
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, client_name, redirect_uris, grant_types) VALUES
+  ('0a000000-0000-4000-8000-00000000000a', 'client_secret_basic', 'manual', 'Web app', 'https://app.example.com/cb', 'authorization_code,refresh_token'),
+  ('0b000000-0000-4000-8000-00000000000b', 'client_secret_basic', 'manual', 'Partner', 'https://partner.example.com/cb', 'authorization_code,refresh_token'),
+  ('0c000000-0000-4000-8000-00000000000c', 'client_secret_basic', 'dynamic', 'Scraper', 'https://scraper.example.net/cb', 'authorization_code'),
+  ('0d000000-0000-4000-8000-00000000000d', 'client_secret_basic', 'dynamic', 'MCP agent', 'http://localhost:7777/cb', 'authorization_code');
 INSERT INTO oauth_rls.clients (client_id, name, tier) VALUES
   ('0a000000-0000-4000-8000-00000000000a', 'Web app', 'first_party'),
   ('0b000000-0000-4000-8000-00000000000b', 'Partner', 'third_party'),
@@ -230,7 +230,9 @@ SELECT ok((oauth_rls.claim('exp'))::bigint > extract(epoch FROM now()), 'the par
 SELECT is((SELECT count(*)::int FROM public.public_profiles), 2, 'before revocation the partner reads public_profiles');
 -- Alice revokes the partner: Supabase Auth marks the consent revoked and
 -- deletes her sessions for that client.
-SET LOCAL ROLE supabase_auth_admin;
+-- (As docs/guards.md shows: postgres may not become supabase_auth_admin on
+-- Supabase, but may write Auth's tables itself.)
+RESET ROLE;
 UPDATE auth.oauth_consents SET revoked_at = now()
   WHERE user_id = 'a11ce000-0000-4000-8000-000000000001' AND client_id = '0b000000-0000-4000-8000-00000000000b';
 DELETE FROM auth.sessions

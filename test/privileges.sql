@@ -2,6 +2,11 @@
 -- Every function, table, view and sequence in schema oauth_rls is found in
 -- the catalog, so an object added later is covered without editing this
 -- file: whatever it grants to these roles must be on the allow-list below.
+-- Auth's role is a login of its own on Supabase, and postgres may not SET
+-- ROLE to it: the file connects as supabase_admin, acts as postgres (SET
+-- SESSION AUTHORIZATION) and becomes Auth's role the same way, in one session.
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
 BEGIN;
 SELECT no_plan();
 
@@ -127,11 +132,11 @@ SELECT is(oauth_rls.tier_of('no-such-client'), 'third_party'::oauth_rls.tier,
 RESET ROLE;
 -- (pgTAP lives in schema extensions; let Auth's role call it, in this transaction only)
 GRANT USAGE ON SCHEMA extensions TO supabase_auth_admin;
-SET LOCAL ROLE supabase_auth_admin;
+SET LOCAL SESSION AUTHORIZATION supabase_auth_admin;
 SELECT lives_ok('SELECT count(*) FROM oauth_rls.clients', 'supabase_auth_admin can read the registry (the token hook does)');
 SELECT throws_ok($$INSERT INTO oauth_rls.clients (client_id, tier) VALUES ('x', 'first_party')$$, '42501',
                  NULL, 'supabase_auth_admin cannot write the registry');
-RESET ROLE;
+SET LOCAL SESSION AUTHORIZATION postgres;
 
 -- 4. SECURITY DEFINER: none executable by anon/authenticated unless listed.
 SELECT is(

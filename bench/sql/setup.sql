@@ -19,8 +19,8 @@ INSERT INTO bench.clients VALUES
   ('first_party_2', bench.client_uuid(2), 'first_party'),
   ('third_party', bench.client_uuid(3), NULL);
 
-INSERT INTO auth.oauth_clients (id, registration_type, redirect_uris, grant_types, client_name)
-SELECT client_id::uuid, CASE WHEN tier IS NULL THEN 'dynamic' ELSE 'manual' END::auth.oauth_registration_type,
+INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types, client_name)
+SELECT client_id::uuid, 'client_secret_basic', CASE WHEN tier IS NULL THEN 'dynamic' ELSE 'manual' END::auth.oauth_registration_type,
        'https://app.example.com/callback', 'authorization_code,refresh_token', label
 FROM bench.clients;
 INSERT INTO oauth_rls.clients (client_id, name, tier)

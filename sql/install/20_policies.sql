@@ -65,7 +65,8 @@ CREATE EVENT TRIGGER oauth_rls_forget_dropped_tables ON sql_drop
 -- that gets its oid.  Its queries pin their search_path (src/common.c).
 ALTER EVENT TRIGGER oauth_rls_forget_dropped_tables ENABLE ALWAYS;
 
--- Called once per statement by the guard policies (C, cached per backend).
+-- Called by the guard policies, per row: C, the tier kept for the request
+-- and the matrix per backend, so a call costs a few instructions.
 CREATE FUNCTION oauth_rls.allows(tbl regclass, command text) RETURNS boolean
   AS 'MODULE_PATHNAME', 'oauth_rls_allows' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls.allows(regclass, text) IS
@@ -187,13 +188,17 @@ $$;
 COMMENT ON FUNCTION oauth_rls.clear_access(regclass, oauth_rls.tier) IS
   'Removes a table''s matrix entries (one tier, or all when tier is NULL): the defaults apply again; returns how many were removed';
 
--- The USING / WITH CHECK expression of a guard policy.  The scalar subquery
--- makes the planner evaluate allows() once per statement (an initPlan).  The
--- table is a regclass constant: stored as its oid, it survives renames.
+-- The USING / WITH CHECK expression of a guard policy: a plain call, not a
+-- scalar subquery.  allows() keeps its answer for the request and costs a
+-- few instructions per row; a subquery would make PostgreSQL run its policy
+-- recursion check on the table, and a table whose own policies read it back
+-- (an admin check on profiles) would then fail with "infinite recursion
+-- detected in policy".  The table is a regclass constant: stored as its oid,
+-- it survives renames.
 CREATE FUNCTION oauth_rls._guard_expression(tbl regclass, command text) RETURNS text
   LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS
 $$
-  SELECT format('(select oauth_rls.allows(%L::regclass, %L))', tbl::text, command)
+  SELECT format('oauth_rls.allows(%L::regclass, %L)', tbl::text, command)
 $$;
 
 -- Facts read from a policy's stored USING / WITH CHECK trees (C, see
@@ -206,17 +211,18 @@ CREATE FUNCTION oauth_rls._policy_facts(
     qual pg_node_tree, with_check pg_node_tree,
     OUT per_row_calls text[], OUT client_aware boolean, OUT user_metadata boolean,
     OUT using_true boolean, OUT check_true boolean, OUT jwt_client_tests integer,
-    OUT guard_table oid, OUT guard_command text, OUT reads_tables oid[])
+    OUT guard_table oid, OUT guard_command text, OUT reads_tables oid[], OUT has_sublink boolean)
   AS 'MODULE_PATHNAME', 'oauth_rls_policy_facts' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree) IS
   'Internal to oauth_rls.audit() and guard_policy_intact(): what a policy''s expression trees call and read';
 
 -- Whether the guard policy for a command is present and exactly as guard()
 -- makes it: restrictive, for that command, TO public, with each expression
--- guard() writes and no other, each exactly (select oauth_rls.allows(<this
--- table>, <command>)).  The trees are compared, not their text: the text
--- pg_get_expr() shows quotes a name differently than format('%L') does (a
--- backslash), and a guard spelled by hand is still recognised.  NULL for an
+-- guard() writes and no other, each exactly oauth_rls.allows(<this table>,
+-- <command>) (or that call as a scalar subquery, as 0.1.0 wrote it).  The
+-- trees are compared, not their text: the text pg_get_expr() shows quotes a
+-- name differently than format('%L') does (a backslash), and a guard spelled
+-- by hand is still recognised.  NULL for an
 -- unknown command.
 CREATE FUNCTION oauth_rls.guard_policy_intact(tbl regclass, command text) RETURNS boolean
   LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS

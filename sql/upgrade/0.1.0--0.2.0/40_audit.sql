@@ -1,0 +1,572 @@
+-- oauth_rls upgrade 0.1.0 -> 0.2.0, part 40: the audit and the rewrite
+-- (issue 11, issue 10 item 9).  Each function here is the one of
+-- sql/install/20_policies.sql or 25_audit.sql, replaced as a whole.
+
+-- Their results gained columns: dropped and created again.
+DROP FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree);
+DROP FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid);
+
+CREATE OR REPLACE FUNCTION oauth_rls._guard_expression(tbl regclass, command text) RETURNS text
+  LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS
+$$
+  SELECT format('oauth_rls.allows(%L::regclass, %L)', tbl::text, command)
+$$;
+
+CREATE FUNCTION oauth_rls._policy_facts(
+    qual pg_node_tree, with_check pg_node_tree,
+    OUT per_row_calls text[], OUT client_aware boolean, OUT user_metadata boolean,
+    OUT using_true boolean, OUT check_true boolean, OUT jwt_client_tests integer,
+    OUT guard_table oid, OUT guard_command text, OUT reads_tables oid[], OUT has_sublink boolean)
+  AS 'MODULE_PATHNAME', 'oauth_rls_policy_facts' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree) IS
+  'Internal to oauth_rls.audit() and guard_policy_intact(): what a policy''s expression trees call and read';
+
+CREATE FUNCTION oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_tree, relid oid,
+    OUT new_qual text, OUT new_check text, OUT changes text[])
+  AS 'MODULE_PATHNAME', 'oauth_rls_rewrite_policy' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) IS
+  'Internal to oauth_rls.plan_rewrite(): each expression with auth.uid(), auth.jwt() and auth.jwt() ->> ''client_id'' replaced by their oauth_rls equivalents (NULL where nothing changes), and what was replaced';
+
+CREATE FUNCTION oauth_rls._audit(schemas text[], plan_only boolean)
+  RETURNS TABLE (relid oid, schema_name name, table_name name, policy_name name, command text,
+                 roles text[], severity text, code text, message text, fix_ddl text, plan_note text)
+  -- The catalogs are small to the executor, but the planner's row estimates
+  -- for them are large: JIT compilation would cost seconds for nothing.  The
+  -- findings of thousands of tables are sorted in memory, not on disk.  The
+  -- planner estimates every CTE at a handful of rows, and would join two of
+  -- them in a nested loop (quadratic: 2,000 tables took seconds): only hash
+  -- and merge joins here, so the audit stays linear in the policies it reads.
+  -- The per-policy function calls (LATERAL) remain loops, one call per row.
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
+  SET enable_nestloop = off AS
+$$
+WITH RECURSIVE api_role AS (
+  -- The roles PostgREST switches to for users and their OAuth clients.
+  SELECT r.oid, r.rolname FROM pg_roles r WHERE r.rolname IN ('anon', 'authenticated')
+),
+rel AS MATERIALIZED (
+  -- Tables, views and materialized views of the audited schemas, with the API
+  -- roles that can reach them.  (What is read per relation is read by index,
+  -- in subqueries and LATERAL (... OFFSET 0): the cost follows the audited
+  -- schemas, not the size of the catalogs.)
+  SELECT c.oid, c.nspname, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions,
+         format('%I.%I', c.nspname, c.relname) AS qname,
+         -- Reachable: the role may use the schema and holds a table or
+         -- column privilege (a column grant is enough to read through RLS).
+         ARRAY(SELECT a.rolname::text FROM api_role a
+                WHERE has_schema_privilege(a.oid, c.nsp, 'USAGE')
+                  AND (has_table_privilege(a.oid, c.oid, 'SELECT')
+                       OR (EXISTS (SELECT 1 FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
+                                       AND ca.attacl IS NOT NULL)
+                           AND has_any_column_privilege(a.oid, c.oid, 'SELECT')))
+                ORDER BY a.rolname) AS readers,
+         ARRAY(SELECT a.rolname::text FROM api_role a
+                WHERE has_schema_privilege(a.oid, c.nsp, 'USAGE')
+                  AND (has_table_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
+                       OR (EXISTS (SELECT 1 FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
+                                       AND ca.attacl IS NOT NULL)
+                           AND has_any_column_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE')))
+                ORDER BY a.rolname) AS reachers
+    FROM (SELECT c.oid, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions, n.oid AS nsp,
+                 n.nspname
+            FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('r', 'p', 'v', 'm')
+             AND CASE WHEN schemas IS NULL
+                      THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
+                      ELSE n.nspname = ANY (schemas) END
+          OFFSET 0) c
+     -- Relations an extension owns are the extension's business.  (A scalar
+     -- subquery on the audited relations only: an index probe each, where
+     -- NOT EXISTS would become a join reading every relation's dependencies.)
+   WHERE (SELECT count(*) FROM pg_depend d
+           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.objsubid = 0
+             AND d.deptype = 'e') = 0
+),
+tbl AS MATERIALIZED (
+  SELECT r.oid, r.nspname, r.relname, r.relrowsecurity, r.qname, r.readers, r.reachers,
+         EXISTS (SELECT 1 FROM oauth_rls.guarded_tables g WHERE g.tbl = r.oid) AS guarded
+    FROM rel r
+   WHERE r.relkind IN ('r', 'p')
+),
+role_set AS MATERIALIZED (
+  -- The names of each distinct set of policy roles: a few sets serve
+  -- thousands of policies.
+  SELECT s.polroles,
+         ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
+                 FROM unnest(s.polroles) AS r ORDER BY 1) AS role_names
+    FROM (SELECT DISTINCT p.polroles FROM tbl t CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.polrelid = t.oid OFFSET 0) p) s
+),
+pol AS MATERIALIZED (
+  SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles,
+         p.polqual IS NOT NULL AS has_qual, p.polwithcheck IS NOT NULL AS has_check,
+         t.nspname, t.relname, t.qname,
+         CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
+                       WHEN 'd' THEN 'delete' ELSE 'all' END AS cmd,
+         CASE p.polcmd WHEN '*' THEN '{select,insert,update,delete}'::text[]
+                       ELSE ARRAY[CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert'
+                                                WHEN 'w' THEN 'update' ELSE 'delete' END] END AS cmds,
+         rn.role_names,
+         -- Whether anon or authenticated (directly or through PUBLIC) is subject to it.
+         (0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT a.oid FROM api_role a)) AS for_api,
+         p.polname LIKE 'oauth\_rls\_guard\_%' AS guard_named,
+         f.*
+    FROM tbl t
+    CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.polrelid = t.oid OFFSET 0) p
+    JOIN role_set rn ON rn.polroles = p.polroles
+    CROSS JOIN LATERAL oauth_rls._policy_facts(p.polqual, p.polwithcheck) f
+),
+user_pol AS (
+  SELECT * FROM pol WHERE NOT guard_named
+),
+tstat AS MATERIALIZED (
+  -- Per table, what its policies add up to (joined by hash, not re-scanned).
+  SELECT t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded,
+         count(p.oid) AS policies,
+         count(p.oid) FILTER (WHERE p.polpermissive) AS permissive_policies,
+         string_agg(p.polname, ', ' ORDER BY p.polname) AS policy_names,
+         coalesce(bool_or(p.client_aware), false) AS client_aware,
+         coalesce(array_agg(p.polname::text) FILTER (WHERE p.guard_named), '{}') AS guard_policies
+    FROM tbl t LEFT JOIN pol p ON p.polrelid = t.oid
+   GROUP BY t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded
+),
+api_cmd AS MATERIALIZED (
+  -- For each table that is not guarded, each API role and each command the
+  -- role may run on it, the policies that apply to the role (directly,
+  -- through PUBLIC, or through a role it belongs to) for that command.
+  SELECT t.oid, a.rolname::text AS rolname, c.cmd, p.polname, p.polpermissive, p.client_aware
+    FROM tbl t
+    JOIN api_role a ON a.rolname = ANY (t.reachers)
+   CROSS JOIN (VALUES ('select'), ('insert'), ('update'), ('delete')) AS c(cmd)
+    JOIN pol p ON p.polrelid = t.oid AND c.cmd = ANY (p.cmds)
+              AND (0 = ANY (p.polroles)
+                   OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS r(oid)
+                               WHERE pg_has_role(a.oid, r.oid, 'USAGE')))
+   WHERE t.relrowsecurity AND NOT t.guarded
+     AND (has_table_privilege(a.oid, t.oid, c.cmd)
+          OR (c.cmd <> 'delete' AND EXISTS (SELECT 1 FROM pg_attribute ca WHERE ca.attrelid = t.oid AND ca.attnum > 0
+                                                     AND ca.attacl IS NOT NULL)
+              AND has_any_column_privilege(a.oid, t.oid, c.cmd)))
+),
+open_cmd AS (
+  -- Where OAuth clients get whatever the user gets: permissive policies are
+  -- ORed, so one that ignores the client lets every client in, whatever
+  -- the others check; only a restrictive policy that looks at the client
+  -- (a guard, say) limits them then.  The policies that let them in are
+  -- collected in the same pass (no second scan of api_cmd).
+  SELECT x.oid, x.rolname, x.cmd,
+         array_agg(x.polname::text) FILTER (WHERE x.polpermissive AND NOT x.client_aware) AS letting_in
+    FROM api_cmd x
+   GROUP BY x.oid, x.rolname, x.cmd
+  HAVING bool_or(x.polpermissive AND NOT x.client_aware)
+     AND NOT bool_or(NOT x.polpermissive AND x.client_aware)
+),
+unaware AS (
+  SELECT o.oid,
+         array_agg(DISTINCT o.rolname ORDER BY o.rolname) AS roles,
+         array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
+                                WHERE c = ANY (array_agg(o.cmd))), ', ') AS commands,
+         string_agg(DISTINCT l.polname, ', ' ORDER BY l.polname) AS policies,
+         count(DISTINCT l.polname) AS n_policies
+    FROM open_cmd o
+   CROSS JOIN LATERAL unnest(o.letting_in) AS l(polname)
+   GROUP BY o.oid
+),
+view_rel AS MATERIALIZED (
+  -- Views and materialized views the API roles can use, and whether a view
+  -- reads as its caller (security_invoker, PG 15+).
+  SELECT r.oid, r.nspname, r.relname, r.relkind, r.relowner, r.qname, r.reachers,
+         coalesce((SELECT substr(o, length('security_invoker=') + 1)::boolean
+                     FROM unnest(r.reloptions) AS o WHERE o LIKE 'security\_invoker=%'), false) AS invoker
+    FROM rel r
+   WHERE r.relkind IN ('v', 'm')
+),
+view_bypass AS (
+  -- The tables under row level security a view reads directly (its rule's
+  -- dependencies) with its owner's rights, where the owner is exempt from
+  -- row level security there: a superuser or BYPASSRLS role, or the
+  -- table's owner unless the table forces RLS.  A materialized view holds
+  -- the rows its owner read at the last refresh, whoever reads it.
+  SELECT v.oid, v.nspname, v.relname, v.relkind, v.qname, v.reachers,
+         string_agg(DISTINCT t.oid::regclass::text, ', ' ORDER BY t.oid::regclass::text) AS tables
+    FROM view_rel v
+    JOIN pg_roles o ON o.oid = v.relowner
+   CROSS JOIN LATERAL (SELECT d.refobjid
+                         FROM pg_rewrite w
+                         JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                                         AND d.refclassid = 'pg_class'::regclass
+                        WHERE w.ev_class = v.oid AND d.refobjid <> v.oid OFFSET 0) d
+    JOIN pg_class t ON t.oid = d.refobjid AND t.relkind IN ('r', 'p') AND t.relrowsecurity
+   WHERE cardinality(v.reachers) > 0 AND NOT v.invoker
+     AND (v.relkind = 'm' OR o.rolsuper OR o.rolbypassrls
+          OR (pg_has_role(v.relowner, t.relowner, 'USAGE') AND NOT t.relforcerowsecurity))
+   GROUP BY v.oid, v.nspname, v.relname, v.relkind, v.qname, v.reachers
+),
+rewritten AS MATERIALIZED (
+  -- Only the policies with something to rewrite are deparsed, once each.
+  SELECT up.oid, up.polrelid, up.polname, up.qname, x.new_qual, x.new_check, x.changes
+    FROM user_pol up
+   CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.oid = up.oid OFFSET 0) p
+   CROSS JOIN LATERAL oauth_rls._rewrite_policy(p.polqual, p.polwithcheck, p.polrelid) x
+   WHERE cardinality(up.per_row_calls) > 0 OR up.jwt_client_tests > 0
+),
+rewrite AS (
+  -- ALTER POLICY for every policy whose trees the rewrite changes.
+  SELECT u.oid, u.polrelid, u.polname,
+         format('ALTER POLICY %I ON %s%s%s;', u.polname, u.qname,
+                ' USING (' || u.new_qual || ')', ' WITH CHECK (' || u.new_check || ')') AS ddl,
+         format('replaces %s: the same values, computed once per statement instead of once per row, '
+                'with no subquery added', array_to_string(u.changes, ', ')) AS note
+    FROM rewritten u
+   WHERE u.new_qual IS NOT NULL OR u.new_check IS NOT NULL
+),
+guard_expect AS (
+  -- What guard() makes for each command: name, command letter, which trees.
+  SELECT * FROM (VALUES ('select', 'r', true, false), ('insert', 'a', false, true),
+                        ('update', 'w', true, true), ('delete', 'd', true, false))
+                AS v(cmd, letter, with_qual, with_check)
+),
+tier_commands AS (
+  -- What each OAuth tier may do on each guarded table: its matrix entry,
+  -- else the defaults (first_party everything, third_party nothing).
+  SELECT t.oid, x.tier,
+         coalesce(m.commands, CASE x.tier WHEN 'first_party' THEN '{select,insert,update,delete}'::text[]
+                                          ELSE '{}'::text[] END) AS commands
+    FROM tbl t
+   CROSS JOIN (VALUES ('first_party'::oauth_rls.tier), ('third_party'::oauth_rls.tier)) AS x(tier)
+    LEFT JOIN oauth_rls.access_matrix m ON m.tbl = t.oid AND m.tier = x.tier
+   WHERE t.guarded
+),
+dependency AS (
+  -- A policy that reads another guarded table sees it through that table's
+  -- guards: where a tier may use the policy's table but not read the other,
+  -- the policy finds no rows there and the matrix entry has no effect.
+  SELECT p.polrelid, p.nspname, p.relname, p.polname, p.qname, p.role_names, c.cmd, a.tier,
+         u.oid::regclass AS other
+    FROM user_pol p
+   CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
+    JOIN tier_commands a ON a.oid = p.polrelid AND c.cmd = ANY (a.commands)
+   CROSS JOIN LATERAL unnest(p.reads_tables) AS r(relid)
+    JOIN tier_commands u ON u.oid = r.relid AND u.tier = a.tier AND u.oid <> p.polrelid
+   WHERE p.polpermissive AND NOT 'select' = ANY (u.commands)
+),
+pol_cmd AS (
+  -- For each table and command, whether the policies PostgreSQL applies
+  -- hold a subquery (its policy recursion check runs then) and the tables
+  -- those subqueries read.  UPDATE and DELETE also apply the SELECT
+  -- policies (to the rows they read), INSERT only its own.
+  SELECT p.polrelid AS relid, c.cmd, bool_or(p.has_sublink) AS has_sublink,
+         array_agg(DISTINCT r.relid) FILTER (WHERE r.relid IS NOT NULL) AS reads,
+         string_agg(DISTINCT p.polname, ', ') FILTER (WHERE cardinality(p.reads_tables) > 0) AS readers
+    FROM pol p
+   CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN 'r' THEN '{select,update,delete}'::text[] ELSE p.cmds END) AS c(cmd)
+    LEFT JOIN LATERAL unnest(p.reads_tables) AS r(relid) ON true
+   GROUP BY p.polrelid, c.cmd
+),
+walk (start, cmd, node, path) AS (
+  -- PostgreSQL refuses a statement when the policies it adds to a table
+  -- hold a subquery while that table's policies are already being expanded
+  -- ("infinite recursion detected in policy"): follow the tables the
+  -- subqueries read, through their SELECT policies, until one repeats.
+  SELECT s.relid, s.cmd, u.relid, ARRAY[s.relid]
+    FROM pol_cmd s CROSS JOIN LATERAL unnest(s.reads) AS u(relid)
+   WHERE s.has_sublink
+  UNION ALL
+  SELECT w.start, w.cmd, u.relid, w.path || w.node
+    FROM walk w
+    JOIN pol_cmd s ON s.relid = w.node AND s.cmd = 'select' AND s.has_sublink
+   CROSS JOIN LATERAL unnest(s.reads) AS u(relid)
+   WHERE w.node <> ALL (w.path) AND cardinality(w.path) < 8
+),
+recursion AS (
+  SELECT w.start, array_agg(DISTINCT w.cmd) AS cmds,
+         (array_agg(array_to_string(ARRAY(SELECT x::regclass::text FROM unnest(w.path || w.node) AS x), ' -> ')
+                    ORDER BY cardinality(w.path), w.cmd))[1] AS cycle
+    FROM walk w
+    JOIN pol_cmd s ON s.relid = w.node AND s.cmd = 'select' AND s.has_sublink
+   WHERE w.node = ANY (w.path)
+   GROUP BY w.start
+),
+findings AS (
+  SELECT t.oid AS relid, t.nspname, t.relname, NULL::name AS polname, NULL::text AS cmd, t.readers AS roles,
+         'error' AS severity, 'RLS_DISABLED_EXPOSED' AS code,
+         format('Row level security is off on %s, and %s can read it: every row is visible to '
+                'every signed-in user, anonymous visitor and OAuth client.',
+                t.qname, array_to_string(t.readers, ' and ')) AS message,
+         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname) AS fix_ddl
+    FROM tbl t
+   WHERE NOT t.relrowsecurity AND cardinality(t.readers) > 0 AND NOT plan_only
+  UNION ALL
+  SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'error', 'POLICIES_RLS_DISABLED',
+         format('%s has %s polic%s (%s), but row level security is off, so none of them applies.',
+                t.qname, t.policies, CASE WHEN t.policies = 1 THEN 'y' ELSE 'ies' END, t.policy_names),
+         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname)
+    FROM tstat t
+   WHERE NOT t.relrowsecurity AND t.policies > 0 AND NOT plan_only
+  UNION ALL
+  SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'info', 'RLS_NO_POLICY',
+         CASE WHEN t.policies = 0
+           THEN format('Row level security is on for %s but it has no policy: only its owner and roles '
+                       'with BYPASSRLS see any row. If users should reach it, add a policy.', t.qname)
+           ELSE format('Row level security is on for %s but it has no permissive policy: its restrictive '
+                       'policies (%s) only narrow what permissive ones grant, so only its owner and roles '
+                       'with BYPASSRLS see any row. If users should reach it, add a permissive policy.',
+                       t.qname, t.policy_names) END,
+         NULL
+    FROM tstat t
+   -- Guards and other restrictive policies grant nothing by themselves.
+   WHERE t.relrowsecurity AND t.permissive_policies = 0 AND NOT plan_only
+  UNION ALL
+  SELECT t.oid, t.nspname, t.relname, NULL, NULL, u.roles, 'warning', 'NOT_CLIENT_AWARE',
+         CASE WHEN NOT t.client_aware
+           THEN format('No policy on %s looks at the OAuth client and it is not guarded: every OAuth '
+                       'client (third-party apps and AI agents included) can do whatever the user can. '
+                       'Guard it; the access matrix then lets first-party apps in and others only '
+                       'where you allow it.', t.qname)
+           ELSE format('Some policies on %s look at the OAuth client, but for %s the permissive '
+                       'polic%s %s do%s not, and permissive policies are ORed: every OAuth client '
+                       '(third-party apps and AI agents included) can %s whatever the user can. '
+                       'Guard it; the access matrix then lets first-party apps in and others only '
+                       'where you allow it.',
+                       t.qname, u.commands,
+                       CASE WHEN u.n_policies > 1 THEN 'ies' ELSE 'y' END, u.policies,
+                       CASE WHEN u.n_policies > 1 THEN '' ELSE 'es' END, u.commands) END,
+         format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
+    FROM tstat t JOIN unaware u ON u.oid = t.oid
+  UNION ALL
+  SELECT v.oid, v.nspname, v.relname, NULL, NULL, v.reachers, 'error', 'VIEW_BYPASSES_RLS',
+         CASE v.relkind
+           WHEN 'v' THEN
+             format('View %s reads %s with the rights of its owner, who is exempt from row level '
+                    'security there: through the view, %s get%s every row it shows, with neither '
+                    'the table''s policies nor oauth_rls guards applied, whatever the user or OAuth '
+                    'client. Make it read with the caller''s rights (security_invoker).',
+                    v.qname, v.tables, array_to_string(v.reachers, ' and '),
+                    CASE WHEN cardinality(v.reachers) = 1 THEN 's' ELSE '' END)
+           ELSE
+             format('Materialized view %s holds the rows its owner read from %s at the last '
+                    'refresh, past row level security: %s get%s all of them, whatever the user or '
+                    'OAuth client. Revoke it from the API roles, or use a view with '
+                    'security_invoker.', v.qname, v.tables, array_to_string(v.reachers, ' and '),
+                    CASE WHEN cardinality(v.reachers) = 1 THEN 's' ELSE '' END) END,
+         CASE WHEN v.relkind = 'v' AND current_setting('server_version_num')::integer >= 150000
+              THEN format('ALTER VIEW %s SET (security_invoker = true);', v.qname) END
+    FROM view_bypass v
+   WHERE NOT plan_only
+  UNION ALL
+  SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'warning', 'PER_ROW_CALL',
+         CASE WHEN r.ddl IS NOT NULL
+           THEN format('Policy %I on %s calls %s once per row; the fix %s.',
+                       p.polname, p.qname, array_to_string(p.per_row_calls, ', '), r.note)
+           ELSE format('Policy %I on %s calls %s once per row. oauth_rls has no function of exactly the '
+                       'same meaning to put in its place: wrap each call as (select ...) by hand, unless '
+                       'the table''s policies read it back (a subquery in a policy makes PostgreSQL check '
+                       'for policy recursion).', p.polname, p.qname, array_to_string(p.per_row_calls, ', '))
+         END,
+         r.ddl
+    FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
+   WHERE cardinality(p.per_row_calls) > 0
+  UNION ALL
+  SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'info', 'JWT_CLIENT_ID',
+         format('Policy %I on %s reads client_id from the JWT by hand (auth.jwt() ->> ''client_id''); '
+                'oauth_rls.client_id() means the same, is computed once per statement, and refuses '
+                'malformed claims instead of reading them as a direct session.', p.polname, p.qname),
+         r.ddl
+    FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
+   WHERE p.jwt_client_tests > 0
+  UNION ALL
+  SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'error', 'USER_METADATA',
+         format('Policy %I on %s decides from user_metadata, which every user can change for '
+                'themselves: use app_metadata (only the server writes it) or a table.',
+                p.polname, p.qname),
+         NULL
+    FROM pol p
+   WHERE p.user_metadata AND NOT plan_only
+  UNION ALL
+  SELECT m.polrelid, m.nspname, m.relname, NULL, m.cmd, ARRAY[m.role_name], 'warning', 'MULTIPLE_PERMISSIVE',
+         format('%s permissive policies on %s apply to role %s for %s (%s): Postgres evaluates '
+                'every one of them for each row. Merge them into one policy whose condition '
+                'ORs theirs.', m.n, m.qname, m.role_name, m.cmd, m.names),
+         NULL
+    FROM (SELECT p.polrelid, p.nspname, p.relname, p.qname, rn.role_name, c.cmd, count(*) AS n,
+                 string_agg(p.polname, ', ' ORDER BY p.polname) AS names,
+                 bool_or(rn.role_name = ANY (p.role_names)) AS named
+            FROM user_pol p
+            CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
+            JOIN (SELECT DISTINCT q.polrelid, x.role_name
+                    FROM user_pol q CROSS JOIN LATERAL unnest(q.role_names) AS x(role_name)
+                   WHERE q.polpermissive) rn
+              ON rn.polrelid = p.polrelid
+             AND (rn.role_name = ANY (p.role_names) OR 'public' = ANY (p.role_names))
+           WHERE p.polpermissive
+           GROUP BY p.polrelid, p.nspname, p.relname, p.qname, rn.role_name, c.cmd
+          HAVING count(*) > 1) m
+   WHERE m.named AND NOT plan_only
+  UNION ALL
+  SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'warning', 'ALWAYS_TRUE_WRITE',
+         format('Policy %I on %s lets %s %s any row: its condition is always true.',
+                p.polname, p.qname, array_to_string(p.role_names, ' and '),
+                CASE p.cmd WHEN 'all' THEN 'write' ELSE p.cmd END),
+         NULL
+    FROM user_pol p
+   WHERE p.polpermissive AND p.for_api AND p.cmd <> 'select' AND NOT plan_only
+     -- A missing expression denies: only a present, always-true one counts.
+     -- An INSERT is decided by WITH CHECK, UPDATE and DELETE by USING (any
+     -- row may be changed), ALL by either.
+     AND CASE p.cmd
+           WHEN 'insert' THEN coalesce(p.check_true, false)
+           WHEN 'all' THEN coalesce(p.using_true, false) OR coalesce(p.check_true, false)
+           ELSE coalesce(p.using_true, false) END
+  UNION ALL
+  SELECT t.oid, t.nspname, t.relname, ('oauth_rls_guard_' || e.cmd)::name, e.cmd, NULL, 'error',
+         'GUARD_MISSING',
+         format('%s is guarded, but its guard policy oauth_rls_guard_%s was dropped: OAuth '
+                'clients are no longer limited by the access matrix for %s.', t.qname, e.cmd, e.cmd),
+         format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
+    FROM tstat t CROSS JOIN guard_expect e
+   WHERE t.guarded AND ('oauth_rls_guard_' || e.cmd) <> ALL (t.guard_policies) AND NOT plan_only
+  UNION ALL
+  SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'error', 'GUARD_EDITED',
+         format('Guard policy %I on %s is not as oauth_rls.guard() made it (a restrictive %s '
+                'policy for PUBLIC calling oauth_rls.allows(%L::regclass, %L)): it was '
+                'edited, so it may not enforce the access matrix.',
+                p.polname, p.qname, upper(e.cmd), p.qname, e.cmd),
+         format('DROP POLICY %I ON %s; SELECT oauth_rls.guard(%L::regclass);', p.polname, p.qname, p.qname)
+    FROM pol p
+    JOIN guard_expect e ON p.polname = 'oauth_rls_guard_' || e.cmd
+   WHERE (p.polpermissive OR p.polcmd <> e.letter::"char" OR p.polroles <> '{0}'::oid[]
+          OR p.has_qual <> e.with_qual OR p.has_check <> e.with_check
+          OR p.guard_table IS DISTINCT FROM p.polrelid OR p.guard_command IS DISTINCT FROM e.cmd)
+     AND NOT plan_only
+  UNION ALL
+  SELECT d.polrelid, d.nspname, d.relname, d.polname, d.cmd, d.role_names, 'warning', 'MATRIX_DEPENDENCY',
+         format('Policy %I on %s reads %s, which %s clients may not select: the matrix lets them '
+                '%s on %s, but the policy finds no rows of %s for them, so they get nothing. '
+                'Allow select on %s for %s, or read it through a SECURITY DEFINER function.',
+                d.polname, d.qname, d.other, d.tier, d.cmd, d.qname, d.other, d.other, d.tier),
+         NULL
+    FROM dependency d
+   WHERE NOT plan_only
+  UNION ALL
+  SELECT t.oid, t.nspname, t.relname, NULL, NULL, t.reachers, 'error', 'POLICY_RECURSION',
+         format('PostgreSQL refuses %s on %s with "infinite recursion detected in policy": the '
+                'subqueries of its policies (%s) read %s, and the policies of the last table hold a '
+                'subquery too (a (select auth.uid()) counts). Read the other table through a SECURITY '
+                'DEFINER function, or remove the subqueries from the last table''s SELECT policies.',
+                array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
+                                       WHERE c = ANY (r.cmds)), ', '),
+                t.qname, coalesce(s.readers, '-'), r.cycle),
+         NULL
+    FROM recursion r
+    JOIN tbl t ON t.oid = r.start
+    LEFT JOIN pol_cmd s ON s.relid = r.start AND s.cmd = r.cmds[1]
+   WHERE NOT plan_only
+  UNION ALL
+  SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'warning', 'MATRIX_UNGUARDED',
+         format('The access matrix has entries for %s (%s), but the table is not guarded, so '
+                'they have no effect.', t.qname,
+                string_agg(format('%s: %s', m.tier, CASE WHEN cardinality(m.commands) = 0 THEN 'none'
+                                                          ELSE array_to_string(m.commands, ',') END),
+                           '; ' ORDER BY m.tier)),
+         format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
+    FROM tbl t JOIN oauth_rls.access_matrix m ON m.tbl = t.oid
+   WHERE NOT t.guarded AND NOT plan_only
+   GROUP BY t.oid, t.nspname, t.relname, t.qname
+)
+SELECT f.relid, f.nspname, f.relname, f.polname, f.cmd, f.roles, f.severity, f.code, f.message, f.fix_ddl,
+       -- Why the rewrite runs fix_ddl, for plan_rewrite().
+       CASE f.code
+         WHEN 'NOT_CLIENT_AWARE'
+           THEN format('guards it: for %s no policy limits OAuth clients, so every client can do what the '
+                       'user can; with the guard, direct sessions and first-party apps keep their rights '
+                       'and other clients get what the access matrix allows', u.commands)
+         WHEN 'PER_ROW_CALL' THEN r.note
+         WHEN 'JWT_CLIENT_ID' THEN r.note
+       END AS plan_note
+  FROM findings f
+  LEFT JOIN rewrite r ON f.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID') AND r.polrelid = f.relid
+                     AND r.polname = f.polname
+  LEFT JOIN unaware u ON f.code = 'NOT_CLIENT_AWARE' AND u.oid = f.relid
+$$;
+
+CREATE OR REPLACE FUNCTION oauth_rls.audit(schemas text[] DEFAULT '{public}')
+  RETURNS TABLE (schema_name name, table_name name, policy_name name, command text,
+                 roles text[], severity text, code text, message text, fix_ddl text)
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB' AS
+$$
+  SELECT a.schema_name, a.table_name, a.policy_name, a.command, a.roles, a.severity, a.code,
+         a.message, a.fix_ddl
+    FROM oauth_rls._audit(schemas, false) a
+   ORDER BY a.schema_name, a.table_name, a.code, a.policy_name NULLS FIRST, a.command NULLS FIRST, a.roles
+$$;
+COMMENT ON FUNCTION oauth_rls.audit(text[]) IS
+  'One row per problem found in the tables and policies of the given schemas (NULL: every schema except Supabase''s and Postgres''s own), with a stable code, a message and, where one is safe, the DDL that fixes it';
+
+CREATE OR REPLACE FUNCTION oauth_rls._rewrite_plan(schemas text[])
+  RETURNS TABLE (step integer, kind text, relid oid, policy_name name, ddl text)
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS
+$$
+  SELECT DISTINCT ON (x.step, x.relid, x.policy_name) x.step, x.kind, x.relid, x.policy_name, x.ddl
+    FROM (SELECT CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 2 ELSE 1 END AS step,
+                 CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 'guard' ELSE 'policy' END AS kind,
+                 a.relid, a.policy_name, a.fix_ddl || ' -- ' || a.plan_note AS ddl
+            FROM oauth_rls._audit(schemas, true) a
+           WHERE a.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID', 'NOT_CLIENT_AWARE')
+             AND a.fix_ddl IS NOT NULL) x
+   ORDER BY x.step, x.relid, x.policy_name
+$$;
+
+CREATE OR REPLACE FUNCTION oauth_rls.plan_rewrite(schemas text[] DEFAULT '{public}') RETURNS SETOF text
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS
+$$
+  SELECT p.ddl FROM oauth_rls._rewrite_plan(schemas) p
+   ORDER BY p.step, p.relid::regclass::text, p.policy_name
+$$;
+COMMENT ON FUNCTION oauth_rls.plan_rewrite(text[]) IS
+  'The DDL apply_rewrite() would run, each statement followed by a comment saying what it changes and why: auth.uid() and auth.jwt() replaced by oauth_rls.user_id() and oauth_rls.claims(), auth.jwt() ->> ''client_id'' by oauth_rls.client_id(), guards for tables that are not client-aware';
+
+REVOKE ALL ON FUNCTION
+  oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
+  oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
+  oauth_rls._audit(text[], boolean)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+  oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
+  oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
+  oauth_rls._audit(text[], boolean)
+  TO @extowner@ WITH GRANT OPTION;
+
+-- Guards made by 0.1.0 are scalar subqueries, (select oauth_rls.allows(...)):
+-- on a table whose policies read it back (an admin check on profiles) they
+-- make INSERT and DELETE fail with "infinite recursion detected in policy".
+-- Each guard that is still exactly what 0.1.0's guard() made is rewritten
+-- to the plain call 0.2.0's guard() makes (same answer, same name, roles and
+-- command).  An edited guard is left as it is: audit() reports it.
+DO $$
+DECLARE
+  g record;
+  expr text;
+BEGIN
+  FOR g IN
+    SELECT p.polname, n.nspname, c.relname, p.polrelid::regclass AS tbl,
+           substr(p.polname, length('oauth_rls_guard_') + 1) AS command
+      FROM oauth_rls.guarded_tables t
+      JOIN pg_policy p ON p.polrelid OPERATOR(pg_catalog.=) t.tbl::oid
+      JOIN pg_class c ON c.oid OPERATOR(pg_catalog.=) p.polrelid
+      JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE p.polname OPERATOR(pg_catalog.=) ANY ('{oauth_rls_guard_select,oauth_rls_guard_insert,oauth_rls_guard_update,oauth_rls_guard_delete}'::name[])
+     ORDER BY 1, 2, 3
+  LOOP
+    IF NOT oauth_rls.guard_policy_intact(g.tbl, g.command) THEN
+      CONTINUE;
+    END IF;
+    expr := oauth_rls._guard_expression(g.tbl, g.command);
+    EXECUTE pg_catalog.format('ALTER POLICY %I ON %I.%I %s', g.polname, g.nspname, g.relname,
+                              CASE g.command
+                                WHEN 'insert' THEN pg_catalog.format('WITH CHECK (%s)', expr)
+                                WHEN 'update' THEN pg_catalog.format('USING (%s) WITH CHECK (%s)', expr, expr)
+                                ELSE pg_catalog.format('USING (%s)', expr)
+                              END);
+  END LOOP;
+END
+$$;
