@@ -433,8 +433,7 @@ SELECT count(*) AS log_entries_of_dropped_table FROM oauth_rls.rewrite_log WHERE
 CREATE TABLE aud_log.fresh (id int);
 ALTER TABLE aud_log.fresh ENABLE ROW LEVEL SECURITY;
 SELECT oauth_rls.guard('aud_log.fresh');
--- Only the extension writes the log (the owner may not): the bootstrap
--- superuser plants the entry.
+-- (Only the extension and a superuser write the log: supabase_admin forges it.)
 RESET SESSION AUTHORIZATION;
 INSERT INTO oauth_rls.rewrite_log (applied_at, kind, tbl, applied_ddl)
   VALUES (now() - interval '1 day', 'guard', 'aud_log.fresh', 'SELECT oauth_rls.guard(''aud_log.gone''::regclass);');
