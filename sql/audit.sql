@@ -334,7 +334,11 @@ CREATE POLICY oauth_members ON aud.read_only AS RESTRICTIVE FOR SELECT TO aud_ap
   USING ((select oauth_rls.client_id()) IS NULL);
 SELECT * FROM pg_temp.findings('read_only');
 BEGIN;
+-- (From PostgreSQL 16 on, CREATEROLE alone does not let postgres alter an API
+-- role: the superuser does.)
+RESET SESSION AUTHORIZATION;
 ALTER ROLE authenticated NOINHERIT;
+SET SESSION AUTHORIZATION postgres;
 SELECT * FROM pg_temp.findings('read_only');
 ROLLBACK;
 DROP TABLE aud.mixed, aud.read_only;
