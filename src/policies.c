@@ -406,7 +406,8 @@ forget_dropped_in(const char *relname, const Oid *dropped, int ndropped)
 	AttrNumber	tbl_att;
 	bool		deleted = false;
 
-	if (!OidIsValid(relid) || ndropped == 0)
+	/* Only a plain table can be scanned and deleted from as below. */
+	if (!OidIsValid(relid) || ndropped == 0 || get_rel_relkind(relid) != RELKIND_RELATION)
 		return;
 	tbl_att = get_attnum(relid, "tbl");
 	if (tbl_att == InvalidAttrNumber)
