@@ -126,6 +126,8 @@ typedef struct CounterStore
 /* Settings */
 static int	counter_store_entries = 16384;
 static int	flush_interval_ms = 10000;
+/* oauth_rls.counters_write_through: key use and issuance go to the tables. */
+static bool write_through = false;
 
 static CounterStore *store = NULL;
 static bool preloaded = false;
@@ -376,8 +378,8 @@ static bool launcher_ensure(void);
 static bool
 store_takes_bookkeeping(void)
 {
-	return counters_available() && OidIsValid(MyDatabaseId) && !RecoveryInProgress() &&
-		launcher_ensure();
+	return !write_through && counters_available() && OidIsValid(MyDatabaseId) &&
+		!RecoveryInProgress() && launcher_ensure();
 }
 
 bool
@@ -1083,6 +1085,15 @@ counters_init(void)
 	/* Not preloaded (17+), it sizes the DSM segment when one is first made. */
 							process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
 							0, NULL, NULL, NULL);
+	/*
+	 * SUSET: it only changes when a use or an issuance reaches its table,
+	 * never whether it is counted, but a pooled API role should not move the
+	 * bookkeeping's cost onto the backend it shares.
+	 */
+	DefineCustomBoolVariable("oauth_rls.counters_write_through",
+							 "Write API key last use and token issuance counts to their tables at once.",
+							 "On: as in 0.1.0, even where the counter store exists (no flush delay, a write per use).",
+							 &write_through, false, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("oauth_rls.counters_flush_interval",
 							"How often API key last use and issuance counts are written.",
 							"A crash loses at most what was counted in one interval.",

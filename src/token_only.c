@@ -151,7 +151,12 @@ check_role_token_only(char **newval, void **extra, GucSource source)
 		return true;
 	if (!token_only_session() || get_role_oid(*newval, true) == GetSessionUserId())
 		return true;
-	free(*extra);				/* the built-in check's guc_malloc'd result */
+	/* the built-in check's guc_malloc'd result (in a memory context from 16 on) */
+#if PG_VERSION_NUM >= 160000
+	guc_free(*extra);
+#else
+	free(*extra);
+#endif
 	*extra = NULL;
 	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
 	GUC_check_errmsg("role \"%s\" is token-only: it changes role only through oauth_rls.authenticate()",
