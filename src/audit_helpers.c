@@ -29,13 +29,13 @@
 #include "executor/functions.h"
 #include "nodes/makefuncs.h"
 #include "parser/analyze.h"
-#include "parser/gramparse.h"
 #include "parser/scanner.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "audit.h"
@@ -144,15 +144,50 @@ sql_body_result(List *queries)
 }
 
 /*
+ * The core scanner's token codes for identifiers and string constants are the
+ * grammar's (gram.h), which PostgreSQL installs for extensions only up to 15.
+ * So they are learnt once, by scanning a sample, and every keyword is given
+ * one code of ours: nothing here depends on gram.h, on any version.
+ */
+#define KEYWORD_TOKEN 0x7fff
+
+static int	ident_token = -1;
+static int	sconst_token = -1;
+static uint16 *keyword_tokens = NULL;
+
+static core_yyscan_t
+start_scan(const char *src, core_yy_extra_type *extra)
+{
+	if (keyword_tokens == NULL)
+	{
+		uint16	   *kw = MemoryContextAlloc(TopMemoryContext,
+											ScanKeywords.num_keywords * sizeof(uint16));
+		core_yy_extra_type probe_extra;
+		core_yyscan_t probe;
+		core_YYSTYPE value;
+		YYLTYPE		location;
+
+		for (int i = 0; i < ScanKeywords.num_keywords; i++)
+			kw[i] = KEYWORD_TOKEN;
+		probe = scanner_init("x 'y'", &probe_extra, &ScanKeywords, kw);
+		ident_token = core_yylex(&value, &location, probe);
+		sconst_token = core_yylex(&value, &location, probe);
+		scanner_finish(probe);
+		keyword_tokens = kw;
+	}
+	return scanner_init(src, extra, &ScanKeywords, keyword_tokens);
+}
+
+/*
  * One name of a plpgsql body, as the core scanner gives it: an identifier or
  * a keyword (function names such as role or left are keywords), lower-cased.
  */
 static const char *
 token_name(int token, core_YYSTYPE *value)
 {
-	if (token == IDENT)
+	if (token == ident_token)
 		return value->str;
-	if (token >= ABORT_P && value->keyword != NULL)
+	if (token == KEYWORD_TOKEN && value->keyword != NULL)
 		return value->keyword;
 	return NULL;
 }
@@ -228,7 +263,7 @@ read_plpgsql_body(BodyRead *r)
 	char	   *src = TextDatumGetCString(SysCacheGetAttr(PROCOID, r->proc, Anum_pg_proc_prosrc,
 														  &isnull));
 	core_yy_extra_type extra;
-	core_yyscan_t scanner = scanner_init(src, &extra, &ScanKeywords, ScanKeywordTokens);
+	core_yyscan_t scanner = start_scan(src, &extra);
 	core_YYSTYPE value;
 	YYLTYPE		location;
 	List	   *names = NIL;	/* the qualified name being read */
@@ -246,7 +281,7 @@ read_plpgsql_body(BodyRead *r)
 
 		token = core_yylex(&value, &location, scanner);
 		name = token == 0 ? NULL : token_name(token, &value);
-		if (token == SCONST)
+		if (token == sconst_token)
 		{
 			says_client_id |= strcmp(value.str, "client_id") == 0;
 			says_user_metadata |= strcmp(value.str, "user_metadata") == 0;
