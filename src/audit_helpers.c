@@ -35,7 +35,6 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "audit.h"
@@ -144,38 +143,32 @@ sql_body_result(List *queries)
 }
 
 /*
- * The core scanner's token codes for identifiers and string constants are the
- * grammar's (gram.h), which PostgreSQL installs for extensions only up to 15.
- * So they are learnt once, by scanning a sample, and every keyword is given
- * one code of ours: nothing here depends on gram.h, on any version.
+ * The core scanner's token numbers for an identifier, a string constant and
+ * the lowest keyword.  They come from the grammar's generated header, which
+ * PostgreSQL 16 and later no longer install, so they are learnt once from
+ * the scanner itself (an identifier, a string, and ScanKeywordTokens).
  */
-#define KEYWORD_TOKEN 0x7fff
+static int	tok_ident = -1;
+static int	tok_sconst = -1;
+static int	tok_first_keyword = -1;
 
-static int	ident_token = -1;
-static int	sconst_token = -1;
-static uint16 *keyword_tokens = NULL;
-
-static core_yyscan_t
-start_scan(const char *src, core_yy_extra_type *extra)
+static void
+learn_token_numbers(void)
 {
-	if (keyword_tokens == NULL)
-	{
-		uint16	   *kw = MemoryContextAlloc(TopMemoryContext,
-											ScanKeywords.num_keywords * sizeof(uint16));
-		core_yy_extra_type probe_extra;
-		core_yyscan_t probe;
-		core_YYSTYPE value;
-		YYLTYPE		location;
+	core_yy_extra_type extra;
+	core_yyscan_t scanner;
+	core_YYSTYPE value;
+	YYLTYPE		location;
 
-		for (int i = 0; i < ScanKeywords.num_keywords; i++)
-			kw[i] = KEYWORD_TOKEN;
-		probe = scanner_init("x 'y'", &probe_extra, &ScanKeywords, kw);
-		ident_token = core_yylex(&value, &location, probe);
-		sconst_token = core_yylex(&value, &location, probe);
-		scanner_finish(probe);
-		keyword_tokens = kw;
-	}
-	return scanner_init(src, extra, &ScanKeywords, keyword_tokens);
+	if (tok_ident >= 0)
+		return;
+	scanner = scanner_init("x 'y'", &extra, &ScanKeywords, ScanKeywordTokens);
+	tok_ident = core_yylex(&value, &location, scanner);
+	tok_sconst = core_yylex(&value, &location, scanner);
+	scanner_finish(scanner);
+	tok_first_keyword = PG_INT32_MAX;
+	for (int i = 0; i < ScanKeywords.num_keywords; i++)
+		tok_first_keyword = Min(tok_first_keyword, (int) ScanKeywordTokens[i]);
 }
 
 /*
@@ -185,9 +178,9 @@ start_scan(const char *src, core_yy_extra_type *extra)
 static const char *
 token_name(int token, core_YYSTYPE *value)
 {
-	if (token == ident_token)
+	if (token == tok_ident)
 		return value->str;
-	if (token == KEYWORD_TOKEN && value->keyword != NULL)
+	if (token >= tok_first_keyword && token != tok_sconst && value->keyword != NULL)
 		return value->keyword;
 	return NULL;
 }
@@ -263,7 +256,7 @@ read_plpgsql_body(BodyRead *r)
 	char	   *src = TextDatumGetCString(SysCacheGetAttr(PROCOID, r->proc, Anum_pg_proc_prosrc,
 														  &isnull));
 	core_yy_extra_type extra;
-	core_yyscan_t scanner = start_scan(src, &extra);
+	core_yyscan_t scanner;
 	core_YYSTYPE value;
 	YYLTYPE		location;
 	List	   *names = NIL;	/* the qualified name being read */
@@ -274,6 +267,8 @@ read_plpgsql_body(BodyRead *r)
 	bool		says_user_metadata = false;
 	int			token;
 
+	learn_token_numbers();
+	scanner = scanner_init(src, &extra, &ScanKeywords, ScanKeywordTokens);
 	do
 	{
 		const char *name;
@@ -281,7 +276,7 @@ read_plpgsql_body(BodyRead *r)
 
 		token = core_yylex(&value, &location, scanner);
 		name = token == 0 ? NULL : token_name(token, &value);
-		if (token == sconst_token)
+		if (token == tok_sconst)
 		{
 			says_client_id |= strcmp(value.str, "client_id") == 0;
 			says_user_metadata |= strcmp(value.str, "user_metadata") == 0;
