@@ -64,7 +64,12 @@
 #define ERRCODE_JWT_INVALID MAKE_SQLSTATE('P', 'T', '4', '0', '1')
 
 /* Raises the error every refused token gets; never the token or a claim. */
+/* PostgreSQL 18 replaced pg_attribute_noreturn() by pg_noreturn (C11 _Noreturn). */
+#if PG_VERSION_NUM >= 180000
+pg_noreturn static void
+#else
 static void pg_attribute_noreturn()
+#endif
 refuse(const char *message, const char *detail)
 {
 	ereport(ERROR,

@@ -28,6 +28,7 @@ typedef enum OAuthRlsTable
 	OAUTH_TABLE_JWT_KEYS,		/* authenticate(): keys */
 	OAUTH_TABLE_TOKEN_ONLY_ROLES,	/* authenticate(): token-only roles */
 	OAUTH_TABLE_JWT_DENYLIST,	/* authenticate(): whether the deny-list is empty */
+	OAUTH_TABLE_RATE_LIMITS,	/* rate limits (ratelimit module) */
 	OAUTH_TABLE_COUNT
 } OAuthRlsTable;
 

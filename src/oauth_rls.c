@@ -10,6 +10,7 @@
 
 #include "api_keys.h"
 #include "claims.h"
+#include "counters.h"
 #include "hook.h"
 #include "invalidation.h"
 #include "oauth_rls.h"
@@ -58,6 +59,7 @@ _PG_init(void)
 	policies_init();
 
 	hook_init();
+	counters_init();
 
 	/* Every oauth_rls.* setting is defined above this line. */
 	MarkGUCPrefixReserved("oauth_rls");

@@ -114,6 +114,24 @@ ALTER TABLE oauth_rls.jwt_issuers ENABLE ALWAYS TRIGGER jwt_issuers_invalidate_c
 ALTER TABLE oauth_rls.jwt_keys ENABLE ALWAYS TRIGGER jwt_keys_invalidate_caches;
 ALTER TABLE oauth_rls.token_only_roles ENABLE ALWAYS TRIGGER token_only_roles_invalidate_caches;
 ALTER TABLE oauth_rls.jwt_denylist ENABLE ALWAYS TRIGGER jwt_denylist_invalidate_caches;
+-- A logical replication apply worker fires row triggers only (see
+-- 10_registry.sql): these invalidate there, once per transaction.
+CREATE TRIGGER jwt_issuers_invalidate_caches_replica
+  AFTER INSERT OR UPDATE OR DELETE ON oauth_rls.jwt_issuers
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._invalidate_caches();
+ALTER TABLE oauth_rls.jwt_issuers ENABLE REPLICA TRIGGER jwt_issuers_invalidate_caches_replica;
+CREATE TRIGGER jwt_keys_invalidate_caches_replica
+  AFTER INSERT OR UPDATE OR DELETE ON oauth_rls.jwt_keys
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._invalidate_caches();
+ALTER TABLE oauth_rls.jwt_keys ENABLE REPLICA TRIGGER jwt_keys_invalidate_caches_replica;
+CREATE TRIGGER token_only_roles_invalidate_caches_replica
+  AFTER INSERT OR UPDATE OR DELETE ON oauth_rls.token_only_roles
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._invalidate_caches();
+ALTER TABLE oauth_rls.token_only_roles ENABLE REPLICA TRIGGER token_only_roles_invalidate_caches_replica;
+CREATE TRIGGER jwt_denylist_invalidate_caches_replica
+  AFTER INSERT OR UPDATE OR DELETE ON oauth_rls.jwt_denylist
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._invalidate_caches();
+ALTER TABLE oauth_rls.jwt_denylist ENABLE REPLICA TRIGGER jwt_denylist_invalidate_caches_replica;
 
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.jwt_issuers', '');
 SELECT pg_catalog.pg_extension_config_dump('oauth_rls.jwt_keys', '');
