@@ -335,6 +335,20 @@ CREATE POLICY oauth_members ON aud.read_only AS RESTRICTIVE FOR SELECT TO aud_ap
 SELECT * FROM pg_temp.findings('read_only');
 BEGIN;
 ALTER ROLE authenticated NOINHERIT;
+-- Up to PostgreSQL 15 the role's INHERIT attribute decides for all its
+-- memberships, so authenticated no longer inherits aud_api_users and the
+-- policy no longer applies to it; from 16 a membership keeps the INHERIT
+-- option it was granted with (from the INHERIT role: yes), so it still does.
+-- The audit follows whichever PostgreSQL applies.
+SELECT pg_has_role('authenticated', 'aud_api_users', 'USAGE')
+         = (current_setting('server_version_num')::int >= 160000) AS inherits_as_this_version_does,
+       (SELECT count(*) FROM pg_temp.findings('read_only'))
+         = CASE WHEN pg_has_role('authenticated', 'aud_api_users', 'USAGE') THEN 0 ELSE 1 END AS audit_agrees;
+-- A membership granted while authenticated is NOINHERIT does not inherit, on
+-- every version: the policy does not apply.
+REVOKE aud_api_users FROM authenticated;
+GRANT aud_api_users TO authenticated;
+SELECT pg_has_role('authenticated', 'aud_api_users', 'USAGE') AS inherits;
 SELECT * FROM pg_temp.findings('read_only');
 ROLLBACK;
 DROP TABLE aud.mixed, aud.read_only;
@@ -433,8 +447,11 @@ SELECT count(*) AS log_entries_of_dropped_table FROM oauth_rls.rewrite_log WHERE
 CREATE TABLE aud_log.fresh (id int);
 ALTER TABLE aud_log.fresh ENABLE ROW LEVEL SECURITY;
 SELECT oauth_rls.guard('aud_log.fresh');
+-- (Only the extension and a superuser write the log: supabase_admin forges it.)
+RESET SESSION AUTHORIZATION;
 INSERT INTO oauth_rls.rewrite_log (applied_at, kind, tbl, applied_ddl)
   VALUES (now() - interval '1 day', 'guard', 'aud_log.fresh', 'SELECT oauth_rls.guard(''aud_log.gone''::regclass);');
+SET SESSION AUTHORIZATION postgres;
 SELECT * FROM oauth_rls.revert_rewrite('{aud_log}');
 SELECT cmd, oauth_rls.guard_policy_intact('aud_log.fresh', cmd) AS still_guarded
   FROM unnest(ARRAY['select', 'insert', 'update', 'delete']) cmd;

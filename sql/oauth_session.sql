@@ -6,6 +6,15 @@
 \set SHOW_CONTEXT never
 \set VERBOSITY terse
 SET client_min_messages = warning;
+-- Some steps act as Auth's role (postgres may not SET ROLE to it on Supabase)
+-- or need a superuser (renaming Auth's auth.sessions away): the file connects
+-- as supabase_admin and acts as postgres (SET SESSION AUTHORIZATION),
+-- switching identity for those steps only, in one session (temporary helpers
+-- survive).
+\c - supabase_admin
+SET SESSION AUTHORIZATION postgres;
+SET search_path = "$user", public, extensions;
+SET client_min_messages = warning;
 
 INSERT INTO auth.users (id, email) VALUES
   ('aaaaaaaa-0000-4000-8000-0000000000a1', 'a@example.com'),
@@ -110,11 +119,10 @@ SELECT * FROM pg_temp.seen();
 RESET ROLE;
 RESET oauth_rls.enforce_revocation;
 
--- auth.sessions with RLS on and no right for the API roles (as on Supabase):
--- it is read with the extension's access all the same.
+-- auth.sessions has RLS on and no right for the API roles (as on Supabase,
+-- and in the stand-in): it is read with the extension's access all the same.
 BEGIN;
-ALTER TABLE auth.sessions ENABLE ROW LEVEL SECURITY;
-REVOKE ALL ON auth.sessions FROM PUBLIC, authenticated;
+SELECT relrowsecurity AS sessions_rls FROM pg_class WHERE oid = 'auth.sessions'::regclass;
 SET LOCAL ROLE authenticated;
 SELECT has_table_privilege('auth.sessions', 'SELECT') AS may_read_sessions;
 SELECT * FROM pg_temp.seen();
@@ -149,7 +157,9 @@ RESET ROLE;
 -- Where auth.sessions does not exist there is no session to ask: a scope
 -- still makes an unknown client, no scope a direct session.
 BEGIN;
+RESET SESSION AUTHORIZATION;
 ALTER TABLE auth.sessions RENAME TO sessions_elsewhere;
+SET SESSION AUTHORIZATION postgres;
 SELECT pg_temp.token('5e550000-0000-4000-8000-0000000000e3', NULL, 'openid profile');
 SELECT oauth_rls.current_tier(), oauth_rls.client_id(), oauth_rls.session_active();
 SELECT pg_temp.token('5e550000-0000-4000-8000-0000000000e3');
@@ -241,7 +251,7 @@ CREATE FUNCTION pg_temp.issued(event jsonb) RETURNS jsonb LANGUAGE sql AS $$
   FROM oauth_rls.custom_access_token_hook(event) AS r
 $$;
 GRANT EXECUTE ON FUNCTION pg_temp.ev(text, jsonb, text[]), pg_temp.issued(jsonb) TO supabase_auth_admin;
-SET ROLE supabase_auth_admin;
+SET SESSION AUTHORIZATION supabase_auth_admin;
 -- The partner's MFA re-issue: client_id restored, third-party minimisation
 -- (no email scope), the partner's audience and extra claims.
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000e3', '{"scope": "openid profile"}'));
@@ -266,11 +276,11 @@ SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000e0', '{"scop
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000d0'));
 -- A scope but no client and no OAuth session: an unknown client's token.
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-00000000dead', '{"scope": "openid"}'));
-RESET ROLE;  -- the setting is the owner's (only roles granted SET may change it)
+SET SESSION AUTHORIZATION postgres;  -- the setting is the owner's (only roles granted SET may change it)
 SET oauth_rls.unregistered_client_tier = blocked;
-SET ROLE supabase_auth_admin;
+SET SESSION AUTHORIZATION supabase_auth_admin;
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-00000000dead', '{"scope": "openid"}'));
-RESET ROLE;
+SET SESSION AUTHORIZATION postgres;
 RESET oauth_rls.unregistered_client_tier;
 -- A chained hook is given the event with the session's client_id.
 CREATE FUNCTION public.os_chained(event jsonb) RETURNS jsonb LANGUAGE sql AS $$
@@ -279,15 +289,17 @@ CREATE FUNCTION public.os_chained(event jsonb) RETURNS jsonb LANGUAGE sql AS $$
 $$;
 GRANT EXECUTE ON FUNCTION public.os_chained(jsonb) TO supabase_auth_admin;
 SET oauth_rls.chained_hook = 'public.os_chained(jsonb)';
-SET ROLE supabase_auth_admin;
+SET SESSION AUTHORIZATION supabase_auth_admin;
 SELECT r #>> '{claims,seen_client}' AS seen_client, r #>> '{claims,client_id}' AS client_id
   FROM oauth_rls.custom_access_token_hook(pg_temp.ev('5e550000-0000-4000-8000-0000000000e3', '{"scope": "openid"}')) AS r;
-RESET ROLE;
+SET SESSION AUTHORIZATION postgres;
 RESET oauth_rls.chained_hook;
 -- Where auth.sessions does not exist: today's behaviour.
 BEGIN;
+RESET SESSION AUTHORIZATION;
 ALTER TABLE auth.sessions RENAME TO sessions_elsewhere;
-SET LOCAL ROLE supabase_auth_admin;
+SET SESSION AUTHORIZATION postgres;
+SET LOCAL SESSION AUTHORIZATION supabase_auth_admin;
 SELECT pg_temp.issued(pg_temp.ev('5e550000-0000-4000-8000-0000000000e3'));
 ROLLBACK;
 

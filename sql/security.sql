@@ -130,6 +130,8 @@ DROP ROLE sec_nobody;
 -- trusted install (not a superuser) may read the log, delete entries and
 -- mark them reverted, never write what is restored; a row forged by a
 -- superuser makes revert_rewrite() refuse instead of running it.
+-- (The superuser of this section is supabase_admin; postgres is not one.)
+\c - supabase_admin
 CREATE ROLE sec_installer LOGIN CREATEROLE;
 CREATE DATABASE sec_trusted OWNER sec_installer TEMPLATE template0;
 \c sec_trusted sec_installer
@@ -139,7 +141,12 @@ CREATE EXTENSION oauth_rls;
 CREATE TABLE public.victim (id int, user_id uuid);
 ALTER TABLE public.victim ENABLE ROW LEVEL SECURITY;
 GRANT SELECT ON public.victim TO authenticated;
-CREATE POLICY own ON public.victim FOR SELECT TO authenticated USING (oauth_rls.user_id() = user_id);
+-- A per-row auth.uid() the rewrite replaces (oauth_rls's own functions are
+-- not rewritten); this database comes from template0, so a minimal auth.uid().
+CREATE SCHEMA auth;
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE
+  AS $$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+CREATE POLICY own ON public.victim FOR SELECT TO authenticated USING (auth.uid() = user_id);
 SELECT * FROM oauth_rls.apply_rewrite('{public}');
 SELECT id AS entry, original_using FROM oauth_rls.rewrite_log WHERE kind = 'policy' \gset
 SELECT kind, original_using, applied_using FROM oauth_rls.rewrite_log ORDER BY id;
@@ -151,7 +158,7 @@ UPDATE oauth_rls.rewrite_log
 GRANT INSERT, UPDATE ON oauth_rls.rewrite_log TO authenticated;
 SELECT has_table_privilege('authenticated', 'oauth_rls.rewrite_log', 'INSERT') AS authenticated_may_insert;
 -- So a superuser's revert restores what the rewrite replaced, and no more.
-\c - postgres
+\c - supabase_admin
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 SELECT * FROM oauth_rls.revert_rewrite('{public}');
@@ -173,7 +180,7 @@ SELECT oauth_rls._rewrite_log_applied(:entry);
 UPDATE oauth_rls.rewrite_log SET reverted_at = now() WHERE id = :entry;
 UPDATE oauth_rls.rewrite_log SET reverted_at = NULL WHERE id = :entry;
 -- A superuser forges entries: revert_rewrite() refuses them and runs nothing.
-\c - postgres
+\c - supabase_admin
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 UPDATE oauth_rls.rewrite_log
@@ -196,7 +203,32 @@ SELECT to_regclass('public.not_theirs') IS NOT NULL AS not_theirs_kept,
 SELECT * FROM oauth_rls.revert_rewrite('{public}');
 SELECT pg_get_expr(polqual, polrelid) AS victim_policy FROM pg_policy
  WHERE polrelid = 'public.victim'::regclass AND polname = 'own';
-\c contrib_regression postgres
+-- The installer owns schema oauth_rls: it renames it and puts a look-alike
+-- log there, whose trigger would make it a superuser if the log were written
+-- by name with raised rights.  The writers use the extension's own table, by
+-- oid, or nothing.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SELECT count(*) AS applied_again FROM oauth_rls.apply_rewrite('{public}');
+ALTER SCHEMA oauth_rls RENAME TO oauth_rls_real;
+CREATE SCHEMA oauth_rls;
+CREATE TABLE oauth_rls.rewrite_log (LIKE oauth_rls_real.rewrite_log);
+CREATE FUNCTION oauth_rls.promote() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  ALTER ROLE sec_installer SUPERUSER;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER promote BEFORE INSERT OR UPDATE ON oauth_rls.rewrite_log
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls.promote();
+SELECT oauth_rls_real._rewrite_log_add('guard', 'public.victim'::regclass, NULL, 'x');
+SELECT oauth_rls_real._rewrite_log_applied(id) FROM oauth_rls_real.rewrite_log WHERE kind = 'policy';
+SELECT rolsuper AS installer_is_superuser FROM pg_roles WHERE rolname = 'sec_installer';
+SELECT count(*) AS look_alike_rows FROM oauth_rls.rewrite_log;
+DROP SCHEMA oauth_rls CASCADE;
+ALTER SCHEMA oauth_rls_real RENAME TO oauth_rls;
+SELECT count(*) AS reverted FROM oauth_rls.revert_rewrite('{public}');
+\c contrib_regression supabase_admin
 DROP DATABASE sec_trusted;
 DROP OWNED BY sec_installer;
 DROP ROLE sec_installer;

@@ -12,16 +12,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "storage/procarray.h"
 #include "fmgr.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -79,6 +84,18 @@ relcache_callback(Datum arg, Oid relid)
 			catalog_ids_valid = false;
 		}
 	}
+}
+
+/*
+ * A schema was created, renamed, dropped or had its owner or rights changed:
+ * the schema named oauth_rls may no longer be the extension's (see
+ * extension_namespace()).  Like relcache_callback, only flags.
+ */
+static void
+namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	callbacks_seen++;
+	bump_all();
 }
 
 void
@@ -182,6 +199,43 @@ invalidation_init(void)
 	for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
 		oauth_rls_table_generation[i] = 1;
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_callback, (Datum) 0);
+}
+
+/*
+ * The extension's schema, if it is still called oauth_rls; else InvalidOid.
+ *
+ * With a trusted install the schema belongs to the installing role, which
+ * may rename it and create another schema called oauth_rls.  The SQL the
+ * extension runs (SPI from C, its SQL bodies) names oauth_rls.<table>: were
+ * the C code to go by the name alone, or by ids it resolved before the
+ * rename, it would read or write (as the table's owner, for API key
+ * bookkeeping) the installer's look-alike tables, whose triggers would then
+ * run as the bootstrap superuser, and would scan a look-alike view as a heap.
+ * So the schema must be both the one named oauth_rls and the extension's.
+ */
+static Oid
+extension_namespace(void)
+{
+	Oid			by_name = get_namespace_oid(OAUTH_RLS_SCHEMA, true);
+	Oid			nsp = InvalidOid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	if (!OidIsValid(by_name))
+		return InvalidOid;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("oauth_rls"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		nsp = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nsp == by_name ? nsp : InvalidOid;
 }
 
 static void
@@ -193,7 +247,7 @@ resolve_catalog_ids(void)
 	if (catalog_ids_valid)
 		return;
 
-	namespace_oid = get_namespace_oid(OAUTH_RLS_SCHEMA, true);
+	namespace_oid = extension_namespace();
 	for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
 		table_oids[i] = OidIsValid(namespace_oid)
 			? get_relname_relid(table_names[i], namespace_oid) : InvalidOid;
