@@ -117,8 +117,8 @@ SELECT kind, client_id, hour = date_trunc('hour', now(), 'UTC') AS this_hour, co
        reason
   FROM oauth_rls.alerts(interval '2 hours');
 -- Dynamic registrations (Auth's table, read through client_review where it exists).
-INSERT INTO auth.oauth_clients (id, token_endpoint_auth_method, registration_type, redirect_uris, grant_types, client_name)
-SELECT gen_random_uuid(), 'none', 'dynamic', 'http://evil.example/cb', 'authorization_code', 'bot ' || g
+INSERT INTO auth.oauth_clients (id, registration_type, token_endpoint_auth_method, redirect_uris, grant_types, client_name)
+SELECT gen_random_uuid(), 'dynamic', 'none', 'http://evil.example/cb', 'authorization_code', 'bot ' || g
   FROM generate_series(1, 12) AS g;
 SELECT kind, client_id, count, reason, flags FROM oauth_rls.alerts() WHERE kind = 'registrations';
 -- A spike seen in issuance carries the client's review flags.
