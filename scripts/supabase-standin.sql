@@ -60,6 +60,16 @@ ALTER ROLE postgres NOSUPERUSER CREATEDB CREATEROLE LOGIN REPLICATION BYPASSRLS;
 ALTER ROLE supabase_auth_admin NOCREATEROLE;
 GRANT anon, authenticated, service_role TO authenticator;
 GRANT anon, authenticated, service_role TO postgres;
+-- From PostgreSQL 16 a CREATEROLE role may alter only roles it holds WITH
+-- ADMIN OPTION; Supabase grants postgres that on its API roles there
+-- (supabase/postgres migration grant_with_admin_to_postgres_16_and_above).
+DO $$
+BEGIN
+  IF pg_catalog.current_setting('server_version_num')::int >= 160000 THEN
+    GRANT anon, authenticated, service_role TO postgres WITH ADMIN OPTION;
+  END IF;
+END
+$$;
 GRANT pg_read_all_data, pg_monitor, pg_signal_backend TO postgres;
 
 -- Per-role settings Supabase applies.

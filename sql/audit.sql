@@ -335,6 +335,20 @@ CREATE POLICY oauth_members ON aud.read_only AS RESTRICTIVE FOR SELECT TO aud_ap
 SELECT * FROM pg_temp.findings('read_only');
 BEGIN;
 ALTER ROLE authenticated NOINHERIT;
+-- Up to PostgreSQL 15 the role's INHERIT attribute decides for all its
+-- memberships, so authenticated no longer inherits aud_api_users and the
+-- policy no longer applies to it; from 16 a membership keeps the INHERIT
+-- option it was granted with (from the INHERIT role: yes), so it still does.
+-- The audit follows whichever PostgreSQL applies.
+SELECT pg_has_role('authenticated', 'aud_api_users', 'USAGE')
+         = (current_setting('server_version_num')::int >= 160000) AS inherits_as_this_version_does,
+       (SELECT count(*) FROM pg_temp.findings('read_only'))
+         = CASE WHEN pg_has_role('authenticated', 'aud_api_users', 'USAGE') THEN 0 ELSE 1 END AS audit_agrees;
+-- A membership granted while authenticated is NOINHERIT does not inherit, on
+-- every version: the policy does not apply.
+REVOKE aud_api_users FROM authenticated;
+GRANT aud_api_users TO authenticated;
+SELECT pg_has_role('authenticated', 'aud_api_users', 'USAGE') AS inherits;
 SELECT * FROM pg_temp.findings('read_only');
 ROLLBACK;
 DROP TABLE aud.mixed, aud.read_only;

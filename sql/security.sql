@@ -203,6 +203,31 @@ SELECT to_regclass('public.not_theirs') IS NOT NULL AS not_theirs_kept,
 SELECT * FROM oauth_rls.revert_rewrite('{public}');
 SELECT pg_get_expr(polqual, polrelid) AS victim_policy FROM pg_policy
  WHERE polrelid = 'public.victim'::regclass AND polname = 'own';
+-- The installer owns schema oauth_rls: it renames it and puts a look-alike
+-- log there, whose trigger would make it a superuser if the log were written
+-- by name with raised rights.  The writers use the extension's own table, by
+-- oid, or nothing.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+SELECT count(*) AS applied_again FROM oauth_rls.apply_rewrite('{public}');
+ALTER SCHEMA oauth_rls RENAME TO oauth_rls_real;
+CREATE SCHEMA oauth_rls;
+CREATE TABLE oauth_rls.rewrite_log (LIKE oauth_rls_real.rewrite_log);
+CREATE FUNCTION oauth_rls.promote() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  ALTER ROLE sec_installer SUPERUSER;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER promote BEFORE INSERT OR UPDATE ON oauth_rls.rewrite_log
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls.promote();
+SELECT oauth_rls_real._rewrite_log_add('guard', 'public.victim'::regclass, NULL, 'x');
+SELECT oauth_rls_real._rewrite_log_applied(id) FROM oauth_rls_real.rewrite_log WHERE kind = 'policy';
+SELECT rolsuper AS installer_is_superuser FROM pg_roles WHERE rolname = 'sec_installer';
+SELECT count(*) AS look_alike_rows FROM oauth_rls.rewrite_log;
+DROP SCHEMA oauth_rls CASCADE;
+ALTER SCHEMA oauth_rls_real RENAME TO oauth_rls;
+SELECT count(*) AS reverted FROM oauth_rls.revert_rewrite('{public}');
 \c contrib_regression supabase_admin
 DROP DATABASE sec_trusted;
 DROP OWNED BY sec_installer;

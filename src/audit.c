@@ -22,7 +22,9 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -42,6 +44,7 @@
 #include "utils/syscache.h"
 
 #include "audit.h"
+#include "common.h"
 #include "oauth_rls.h"
 
 /*
@@ -69,9 +72,9 @@ static const struct
 	{OAUTH_RLS_SCHEMA, "client_id", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_CLIENT_ID, NULL},
 	{OAUTH_RLS_SCHEMA, "scopes", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
 	{OAUTH_RLS_SCHEMA, "has_scope", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
-	{OAUTH_RLS_SCHEMA, "current_tier", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
-	{OAUTH_RLS_SCHEMA, "is_oauth", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
-	{OAUTH_RLS_SCHEMA, "is_first_party", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
+	{OAUTH_RLS_SCHEMA, "current_tier", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_TIER, NULL},
+	{OAUTH_RLS_SCHEMA, "is_oauth", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_IS_OAUTH, NULL},
+	{OAUTH_RLS_SCHEMA, "is_first_party", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_FIRST_PARTY, NULL},
 	{OAUTH_RLS_SCHEMA, "allows", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT | AUDIT_FN_ALLOWS, NULL},
 	{OAUTH_RLS_SCHEMA, "session_active", AUDIT_FN_PER_REQUEST | AUDIT_FN_CLIENT, NULL},
 };
@@ -144,6 +147,7 @@ audit_funcs(FunctionCallInfo fcinfo)
 		return funcs;
 	oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	funcs = palloc0(sizeof(AuditFuncs));
+	funcs->mcxt = fcinfo->flinfo->fn_mcxt;
 	funcs->funcs = palloc(sizeof(AuditFunc));
 	for (size_t i = 0; i < lengthof(known_functions); i++)
 		resolve_function(funcs, known_functions[i].schema, known_functions[i].name,
@@ -163,6 +167,14 @@ find_func(const AuditFuncs *funcs, Oid oid)
 			return &funcs->funcs[i];
 	return NULL;
 }
+
+const AuditFunc *
+audit_find_func(const AuditFuncs *funcs, Oid oid)
+{
+	return find_func(funcs, oid);
+}
+
+static Node *scalar_wrapper_target(Node *node);
 
 /* Looks through casts and relabelings to the expression underneath. */
 static Node *
@@ -262,16 +274,76 @@ is_json_type(Oid type)
 }
 
 /*
- * Whether node reads key out of a JSON value, in any spelling: -> / ->> /
- * #> / #>> / ? operators, jsonb_extract_path(_text) and friends, or a
- * subscript.  The test is structural (a json argument followed by a constant
- * naming key), so every operator and function that reads a key is covered.
+ * Whether a constant names key as the first step of a JSON path: 'key',
+ * '{key,...}'::text[] (#> / #>>) or ARRAY['key', ...] (variadic
+ * jsonb_extract_path).  '{app_metadata,client_id}' reads another key.
  */
 static bool
-reads_json_key(Node *node, const char *key)
+names_top_key(Node *node, const char *key)
+{
+	node = strip_casts(node);
+	if (node == NULL)
+		return false;
+	if (IsA(node, Const) && ((Const *) node)->consttype == TEXTARRAYOID)
+	{
+		Const	   *c = (Const *) node;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		if (c->constisnull)
+			return false;
+		deconstruct_array(DatumGetArrayTypeP(c->constvalue), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &nulls, &n);
+		return n > 0 && !nulls[0] && strcmp(TextDatumGetCString(elems[0]), key) == 0;
+	}
+	if (IsA(node, ArrayExpr))
+		return ((ArrayExpr *) node)->elements != NIL &&
+			names_key(linitial(((ArrayExpr *) node)->elements), key);
+	return names_key(node, key);
+}
+
+/*
+ * Whether node is the request's claims object: auth.jwt(), oauth_rls.claims(),
+ * or current_setting('request.jwt.claims' / 'request.jwt.claim')::jsonb,
+ * wrapped as (select ...) or not.  A table column holding JSON is not.
+ */
+static bool
+is_request_claims(const AuditFuncs *funcs, Node *node)
+{
+	Node	   *inner;
+	const AuditFunc *f;
+	FuncExpr   *call;
+
+	node = strip_casts(node);
+	inner = scalar_wrapper_target(node);
+	if (inner != NULL)
+		return is_request_claims(funcs, inner);
+	if (node == NULL || !IsA(node, FuncExpr))
+		return false;
+	call = (FuncExpr *) node;
+	f = find_func(funcs, call->funcid);
+	if (f == NULL)
+		return false;
+	if ((f->flags & AUDIT_FN_CLAIMS) && call->args == NIL)
+		return true;
+	return (f->flags & AUDIT_FN_SETTING) && call->args != NIL &&
+		(names_key(linitial(call->args), "request.jwt.claims") ||
+		 names_key(linitial(call->args), "request.jwt.claim"));
+}
+
+/*
+ * Whether node reads the top-level claim key out of the request's claims, in
+ * any spelling: -> / ->> / #> / #>> / ? operators, jsonb_extract_path(_text)
+ * and friends, or a subscript.  The test is structural (the claims object
+ * followed by a constant naming key), so every operator and function that
+ * reads a key is covered; the same key read from a table's JSON column is
+ * not a claim.
+ */
+static bool
+reads_claim_key(const AuditFuncs *funcs, Node *node, const char *key)
 {
 	List	   *args = NIL;
-	ListCell   *lc;
 
 	if (IsA(node, OpExpr))
 		args = ((OpExpr *) node)->args;
@@ -281,19 +353,12 @@ reads_json_key(Node *node, const char *key)
 	{
 		SubscriptingRef *sr = (SubscriptingRef *) node;
 
-		if (!is_json_type(exprType((Node *) sr->refexpr)))
-			return false;
-		foreach(lc, sr->refupperindexpr)
-			if (names_key(lfirst(lc), key))
-				return true;
-		return false;
+		return is_json_type(exprType((Node *) sr->refexpr)) && sr->refupperindexpr != NIL &&
+			is_request_claims(funcs, (Node *) sr->refexpr) &&
+			names_top_key(linitial(sr->refupperindexpr), key);
 	}
-	if (list_length(args) < 2 || !is_json_type(exprType(linitial(args))))
-		return false;
-	for_each_from(lc, args, 1)
-		if (names_key(lfirst(lc), key))
-			return true;
-	return false;
+	return list_length(args) >= 2 && is_json_type(exprType(linitial(args))) &&
+		is_request_claims(funcs, linitial(args)) && names_top_key(lsecond(args), key);
 }
 
 /* Whether a Var or other row reference escapes node (see row_refs_walker). */
@@ -413,7 +478,7 @@ is_jwt_client_id_read(const AuditFuncs *funcs, Node *node)
 
 typedef struct FactsWalk
 {
-	const AuditFuncs *funcs;
+	AuditFuncs *funcs;
 	int			wrapped;		/* > 0 inside (select <row-independent expr>) */
 	List	   *per_row;		/* labels of per-row calls, distinct */
 	bool		client_aware;
@@ -422,7 +487,37 @@ typedef struct FactsWalk
 	List	   *tables;			/* OIDs of the tables subqueries read */
 	List	   *queries;		/* enclosing subqueries, innermost first */
 	bool		has_sublink;	/* PostgreSQL's policy recursion check runs */
+	List	   *helpers;		/* OIDs of the helpers called, transitively */
+	List	   *helper_tables;	/* OIDs of the tables their bodies read */
+	List	   *unread;			/* OIDs of helpers not read fully */
 } FactsWalk;
+
+/* What a helper reads counts as read by the policy that calls it. */
+static void
+note_helper(FactsWalk *w, Oid funcid)
+{
+	HelperFacts *h = audit_helper_facts(w->funcs, funcid);
+	ListCell   *lc;
+
+	if (h == NULL)
+		return;
+	w->client_aware |= h->client_aware;
+	w->user_metadata |= h->user_metadata;
+	w->helpers = list_concat_unique_oid(w->helpers, h->helpers);
+	/* A SECURITY DEFINER helper reads as its owner, past the tables' guards. */
+	if (!h->security_definer)
+		w->helper_tables = list_concat_unique_oid(w->helper_tables, h->tables);
+	if (!h->read_fully)
+		w->unread = list_append_unique_oid(w->unread, funcid);
+	/* the helpers it calls that were not read fully */
+	foreach(lc, h->helpers)
+	{
+		HelperFacts *inner = audit_helper_facts(w->funcs, lfirst_oid(lc));
+
+		if (inner != NULL && inner->done && !inner->read_fully)
+			w->unread = list_append_unique_oid(w->unread, lfirst_oid(lc));
+	}
+}
 
 /*
  * Whether a column reference reads auth.users.raw_user_meta_data, the
@@ -456,7 +551,10 @@ note_call(FactsWalk *w, FuncExpr *call)
 	ListCell   *lc;
 
 	if (f == NULL)
+	{
+		note_helper(w, call->funcid);
 		return;
+	}
 	if (f->flags & AUDIT_FN_CLIENT)
 		w->client_aware = true;
 	if (f->flags & (AUDIT_FN_SETTING | AUDIT_FN_CLAIM) && call->args != NIL)
@@ -522,14 +620,349 @@ facts_walker(Node *node, FactsWalk *w)
 		note_call(w, (FuncExpr *) node);
 	if (IsA(node, OpExpr) || IsA(node, FuncExpr) || IsA(node, SubscriptingRef))
 	{
-		if (reads_json_key(node, "client_id"))
+		if (reads_claim_key(w->funcs, node, "client_id"))
 			w->client_aware = true;
-		if (reads_json_key(node, "user_metadata"))
+		if (reads_claim_key(w->funcs, node, "user_metadata"))
 			w->user_metadata = true;
 		if (is_jwt_client_id_read(w->funcs, node))
 			w->jwt_client_tests++;
 	}
 	return expression_tree_walker(node, facts_walker, (void *) w);
+}
+
+/*
+ * Whether node reads the request's client id: oauth_rls.client_id(),
+ * claim('client_id'), current_setting('request.jwt.claim.client_id') or the
+ * client_id key of the request's claims.
+ */
+static bool
+is_client_read(const AuditFuncs *funcs, Node *node)
+{
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *call = (FuncExpr *) node;
+		const AuditFunc *f = find_func(funcs, call->funcid);
+
+		if (f != NULL && (f->flags & AUDIT_FN_CLIENT_ID) && call->args == NIL)
+			return true;
+		if (f != NULL && (f->flags & (AUDIT_FN_SETTING | AUDIT_FN_CLAIM)) && call->args != NIL &&
+			(names_key(linitial(call->args), "request.jwt.claim.client_id") ||
+			 ((f->flags & AUDIT_FN_CLAIM) && names_key(linitial(call->args), "client_id"))))
+			return true;
+	}
+	return (IsA(node, OpExpr) || IsA(node, FuncExpr) || IsA(node, SubscriptingRef)) &&
+		reads_claim_key(funcs, node, "client_id");
+}
+
+typedef struct TierCtx
+{
+	AuditFuncs *funcs;
+	OAuthTier	tier;
+} TierCtx;
+
+/*
+ * A value that is unknown but differs between tiers: a parameter numbered
+ * by the tier, which constant folding leaves alone.
+ */
+static Node *
+tier_marker(Node *node, OAuthTier tier)
+{
+	Param	   *p = makeNode(Param);
+
+	p->paramkind = PARAM_EXTERN;
+	p->paramid = 1000000 + (int) tier;
+	p->paramtype = exprType(node);
+	p->paramtypmod = exprTypmod(node);
+	p->paramcollid = exprCollation(node);
+	p->location = -1;
+	return (Node *) p;
+}
+
+/* The oauth_rls.tier value of a label, as a constant, or NULL. */
+static Node *
+tier_const(Oid enumtype, OAuthTier tier)
+{
+	Oid			label = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+										ObjectIdGetDatum(enumtype),
+										CStringGetDatum(oauth_tier_labels[tier]));
+
+	if (!OidIsValid(label))
+		return NULL;
+	return (Node *) makeConst(enumtype, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(label),
+							  false, true);
+}
+
+/* The tree as it is for one tier: what depends on the client replaced. */
+static Node *
+tier_mutator(Node *node, TierCtx *ctx)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Query))
+		return (Node *) query_tree_mutator((Query *) node, tier_mutator, (void *) ctx, 0);
+	if (is_client_read(ctx->funcs, node))
+		return ctx->tier == TIER_DIRECT
+			? (Node *) makeNullConst(exprType(node), exprTypmod(node), exprCollation(node))
+			: tier_marker(node, ctx->tier);
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *call = (FuncExpr *) node;
+		const AuditFunc *f = find_func(ctx->funcs, call->funcid);
+		HelperFacts *h;
+
+		if (f != NULL && (f->flags & AUDIT_FN_IS_OAUTH))
+			return makeBoolConst(ctx->tier != TIER_DIRECT, false);
+		if (f != NULL && (f->flags & AUDIT_FN_FIRST_PARTY))
+			return makeBoolConst(ctx->tier <= TIER_FIRST_PARTY, false);
+		if (f != NULL && (f->flags & AUDIT_FN_TIER) && call->args == NIL)
+		{
+			Node	   *c = tier_const(call->funcresulttype, ctx->tier);
+
+			return c != NULL ? c : tier_marker(node, ctx->tier);
+		}
+		if (f != NULL && (f->flags & AUDIT_FN_CLIENT))
+			return tier_marker(node, ctx->tier);
+		h = f == NULL ? audit_helper_facts(ctx->funcs, call->funcid) : NULL;
+		if (h != NULL && h->client_aware)
+			return tier_marker(node, ctx->tier);
+	}
+	return expression_tree_mutator(node, tier_mutator, (void *) ctx);
+}
+
+/* Comparisons that cannot raise, evaluated on constants by safe_fold(). */
+static bool
+safe_comparison(Oid funcid)
+{
+	return funcid == F_ENUM_EQ || funcid == F_ENUM_NE || funcid == F_TEXTEQ ||
+		funcid == F_TEXTNE || funcid == F_BOOLEQ || funcid == F_BOOLNE;
+}
+
+static Node *
+bool_result(Datum value, bool isnull)
+{
+	return makeBoolConst(DatumGetBool(value), isnull);
+}
+
+/* AND / OR / NOT over constants, the other arguments kept. */
+static Node *
+fold_bool(BoolExpr *b)
+{
+	List	   *kept = NIL;
+	ListCell   *lc;
+	bool		is_and = b->boolop == AND_EXPR;
+
+	if (b->boolop == NOT_EXPR)
+	{
+		Node	   *arg = linitial(b->args);
+
+		if (IsA(arg, Const))
+			return ((Const *) arg)->constisnull ? arg
+				: makeBoolConst(!DatumGetBool(((Const *) arg)->constvalue), false);
+		return (Node *) b;
+	}
+	foreach(lc, b->args)
+	{
+		Node	   *arg = lfirst(lc);
+
+		if (IsA(arg, Const) && !((Const *) arg)->constisnull)
+		{
+			if (DatumGetBool(((Const *) arg)->constvalue) != is_and)
+				return makeBoolConst(!is_and, false);	/* false AND, true OR */
+			continue;			/* true AND x, false OR x: x */
+		}
+		kept = lappend(kept, arg);
+	}
+	if (kept == NIL)
+		return makeBoolConst(is_and, false);
+	if (list_length(kept) == 1)
+		return linitial(kept);
+	b->args = kept;
+	return (Node *) b;
+}
+
+/* The elements of a constant array: a Const, or ARRAY[...] of Consts. */
+static bool
+constant_elements(Node *node, Datum **elems, bool **nulls, int *n)
+{
+	if (IsA(node, Const) && !((Const *) node)->constisnull)
+	{
+		ArrayType  *a = DatumGetArrayTypeP(((Const *) node)->constvalue);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(ARR_ELEMTYPE(a), &typlen, &typbyval, &typalign);
+		deconstruct_array(a, ARR_ELEMTYPE(a), typlen, typbyval, typalign, elems, nulls, n);
+		return true;
+	}
+	if (IsA(node, ArrayExpr) && !((ArrayExpr *) node)->multidims)
+	{
+		ListCell   *lc;
+		int			i = 0;
+
+		*n = list_length(((ArrayExpr *) node)->elements);
+		*elems = palloc(sizeof(Datum) * (*n + 1));
+		*nulls = palloc(sizeof(bool) * (*n + 1));
+		foreach(lc, ((ArrayExpr *) node)->elements)
+		{
+			if (!IsA(lfirst(lc), Const))
+				return false;
+			(*elems)[i] = ((Const *) lfirst(lc))->constvalue;
+			(*nulls)[i++] = ((Const *) lfirst(lc))->constisnull;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* x = ANY (array), both constants, with a comparison that cannot raise. */
+static Node *
+fold_array_op(ScalarArrayOpExpr *op)
+{
+	Const	   *left = linitial(op->args);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	bool		any_null = false;
+
+	if (!constant_elements(lsecond(op->args), &elems, &nulls, &n))
+		return (Node *) op;
+	if (left->constisnull)
+		return makeBoolConst(false, true);
+	for (int i = 0; i < n; i++)
+	{
+		bool		match;
+
+		if (nulls[i])
+		{
+			any_null = true;
+			continue;
+		}
+		match = DatumGetBool(OidFunctionCall2Coll(op->opfuncid, op->inputcollid,
+												  left->constvalue, elems[i]));
+		if (match == op->useOr)
+			return makeBoolConst(op->useOr, false);
+	}
+	return any_null ? makeBoolConst(false, true) : makeBoolConst(!op->useOr, false);
+}
+
+/*
+ * Constant folding limited to what cannot raise: AND / OR / NOT, IS [NOT]
+ * NULL and IS [NOT] TRUE/FALSE of constants, and =, <> and IN between
+ * constants of the enum, text and boolean types.  PostgreSQL's own folding
+ * would evaluate any immutable function of constants found in a policy (a
+ * 1/0 raises), and an audit must not fail on the policy it reads.
+ */
+static Node *
+safe_fold(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Query))
+		return (Node *) query_tree_mutator((Query *) node, safe_fold, context, 0);
+	node = expression_tree_mutator(node, safe_fold, context);
+	if (IsA(node, BoolExpr))
+		return fold_bool((BoolExpr *) node);
+	if (IsA(node, NullTest) && IsA(((NullTest *) node)->arg, Const) && !((NullTest *) node)->argisrow)
+	{
+		NullTest   *nt = (NullTest *) node;
+		bool		isnull = ((Const *) nt->arg)->constisnull;
+
+		return makeBoolConst((nt->nulltesttype == IS_NULL) == isnull, false);
+	}
+	if (IsA(node, BooleanTest) && IsA(((BooleanTest *) node)->arg, Const))
+	{
+		BooleanTest *bt = (BooleanTest *) node;
+		Const	   *c = (Const *) bt->arg;
+		bool		v = !c->constisnull && DatumGetBool(c->constvalue);
+
+		switch (bt->booltesttype)
+		{
+			case IS_TRUE:
+				return makeBoolConst(!c->constisnull && v, false);
+			case IS_NOT_TRUE:
+				return makeBoolConst(c->constisnull || !v, false);
+			case IS_FALSE:
+				return makeBoolConst(!c->constisnull && !v, false);
+			case IS_NOT_FALSE:
+				return makeBoolConst(c->constisnull || v, false);
+			case IS_UNKNOWN:
+				return makeBoolConst(c->constisnull, false);
+			case IS_NOT_UNKNOWN:
+				return makeBoolConst(!c->constisnull, false);
+		}
+	}
+	if (IsA(node, OpExpr) && list_length(((OpExpr *) node)->args) == 2 &&
+		safe_comparison(((OpExpr *) node)->opfuncid) &&
+		IsA(linitial(((OpExpr *) node)->args), Const) && IsA(lsecond(((OpExpr *) node)->args), Const))
+	{
+		OpExpr	   *op = (OpExpr *) node;
+		Const	   *l = linitial(op->args);
+		Const	   *r = lsecond(op->args);
+
+		if (l->constisnull || r->constisnull)
+			return makeBoolConst(false, true);
+		return bool_result(OidFunctionCall2Coll(op->opfuncid, op->inputcollid, l->constvalue,
+												r->constvalue), false);
+	}
+	if (IsA(node, ScalarArrayOpExpr) && safe_comparison(((ScalarArrayOpExpr *) node)->opfuncid) &&
+		IsA(linitial(((ScalarArrayOpExpr *) node)->args), Const))
+		return fold_array_op((ScalarArrayOpExpr *) node);
+	return node;
+}
+
+/*
+ * Whether the outcome of a tree that reads the client can depend on the
+ * tier: is_oauth() OR NOT is_oauth() reads it, and says nothing.  Each
+ * client-dependent call is replaced by what it is for each tier (is_oauth()
+ * by true or false, current_tier() by the tier, client_id() by NULL for a
+ * direct session and by an unknown otherwise) and the tree folded (safely,
+ * see safe_fold()); equal results for all tiers mean it does not depend on
+ * the client.  What the folding does not simplify stays, and differs
+ * between tiers: such a tree counts as depending on the client.
+ */
+static bool
+tier_dependent(AuditFuncs *funcs, Node *tree)
+{
+	Node	   *direct = NULL;
+
+	if (tree == NULL)
+		return false;
+	for (int t = 0; t < TIER_COUNT; t++)
+	{
+		TierCtx		ctx = {funcs, (OAuthTier) t};
+		Node	   *folded = safe_fold(tier_mutator(copyObject(tree), &ctx), NULL);
+
+		if (t == TIER_DIRECT)
+			direct = folded;
+		else if (!equal(direct, folded))
+			return true;
+	}
+	return false;
+}
+
+/* See audit.h: a helper's body read into facts. */
+void
+audit_walk_body(AuditFuncs *funcs, List *queries, Node *result, HelperFacts *facts)
+{
+	FactsWalk	w = {0};
+	ListCell   *lc;
+	MemoryContext oldcxt;
+
+	w.funcs = funcs;
+	foreach(lc, queries)
+		facts_walker(lfirst(lc), &w);
+	facts->user_metadata |= w.user_metadata;
+	/* A body that is not one expression: reading the client counts. */
+	if (w.client_aware && (result == NULL || tier_dependent(funcs, result)))
+		facts->client_aware = true;
+	if (w.unread != NIL)
+		facts->read_fully = false;
+	oldcxt = MemoryContextSwitchTo(funcs->mcxt);
+	facts->tables = list_concat_unique_oid(facts->tables, w.tables);
+	facts->tables = list_concat_unique_oid(facts->tables, w.helper_tables);
+	facts->helpers = list_concat_unique_oid(facts->helpers, w.helpers);
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -685,6 +1118,18 @@ guard_of(const AuditFuncs *funcs, Node *qual, Node *check, Oid *table, char **co
 	return true;
 }
 
+static ArrayType *
+oid_array(List *oids)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (list_length(oids) + 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, oids)
+		elems[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+	return construct_array(elems, i, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
+}
+
 static Node *
 tree_arg(FunctionCallInfo fcinfo, int argno)
 {
@@ -697,19 +1142,20 @@ tree_arg(FunctionCallInfo fcinfo, int argno)
  * oauth_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree)
  *   -> (per_row_calls text[], client_aware, user_metadata, using_true,
  *       check_true, jwt_client_tests, guard_table oid, guard_command text,
- *       reads_tables oid[], has_sublink)
+ *       reads_tables oid[], has_sublink, helpers oid[], helpers_unread oid[],
+ *       helper_tables oid[])
  */
 PG_FUNCTION_INFO_V1(oauth_rls_policy_facts);
 Datum
 oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 {
-	const AuditFuncs *funcs = audit_funcs(fcinfo);
+	AuditFuncs *funcs = audit_funcs(fcinfo);
 	Node	   *qual = tree_arg(fcinfo, 0);
 	Node	   *check = tree_arg(fcinfo, 1);
-	FactsWalk	w = {funcs, 0, NIL, false, false, 0, NIL, NIL, false};
+	FactsWalk	w = {0};
 	TupleDesc	tupdesc;
-	Datum		values[10];
-	bool		nulls[10] = {false};
+	Datum		values[13];
+	bool		nulls[13] = {false};
 	Datum	   *tables;
 	Oid			guard_table = InvalidOid;
 	char	   *guard_command = NULL;
@@ -723,8 +1169,12 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 				 errmsg("oauth_rls._policy_facts must be declared with OUT parameters")));
 	tupdesc = BlessTupleDesc(tupdesc);
 
+	w.funcs = funcs;
 	facts_walker(qual, &w);
 	facts_walker(check, &w);
+	/* Reading the client counts only where the outcome can depend on it. */
+	if (w.client_aware)
+		w.client_aware = tier_dependent(funcs, qual) || tier_dependent(funcs, check);
 
 	labels = palloc(sizeof(Datum) * (list_length(w.per_row) + 1));
 	foreach(lc, w.per_row)
@@ -750,6 +1200,9 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 		tables[i++] = ObjectIdGetDatum(lfirst_oid(lc));
 	values[8] = PointerGetDatum(construct_array(tables, i, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	values[9] = BoolGetDatum(w.has_sublink);
+	values[10] = PointerGetDatum(oid_array(w.helpers));
+	values[11] = PointerGetDatum(oid_array(w.unread));
+	values[12] = PointerGetDatum(oid_array(w.helper_tables));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

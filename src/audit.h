@@ -18,6 +18,9 @@
 #define AUDIT_FN_EXTENSION		0x20	/* lives in schema oauth_rls */
 #define AUDIT_FN_CLAIM			0x40	/* oauth_rls.claim(text) */
 #define AUDIT_FN_SETTING		0x80	/* pg_catalog.current_setting */
+#define AUDIT_FN_IS_OAUTH		0x100	/* oauth_rls.is_oauth() */
+#define AUDIT_FN_FIRST_PARTY	0x200	/* oauth_rls.is_first_party() */
+#define AUDIT_FN_TIER			0x400	/* oauth_rls.current_tier() */
 
 typedef struct AuditFunc
 {
@@ -36,6 +39,34 @@ typedef struct AuditFuncs
 	AuditFunc  *funcs;
 	Oid			client_id_oid;	/* InvalidOid before the extension exists */
 	Oid			auth_users_oid; /* auth.users, whose raw_user_meta_data users edit */
+	MemoryContext mcxt;			/* lives as long as this (the call site's) */
+	struct HTAB *helpers;		/* HelperFacts by function oid, read once each */
 } AuditFuncs;
+
+/*
+ * What a helper (a SQL or plpgsql function of the user's that a policy
+ * calls) reads, as if its body were in the policy; the helpers it calls are
+ * included.
+ */
+typedef struct HelperFacts
+{
+	Oid			oid;			/* hash key */
+	bool		is_helper;		/* false: not a function whose body is read */
+	bool		done;			/* false while its body is read (a call cycle) */
+	bool		client_aware;	/* its answer can depend on the OAuth client */
+	bool		user_metadata;	/* it reads user_metadata */
+	bool		security_definer;	/* it reads tables as its owner */
+	bool		read_fully;		/* false: plpgsql (read as far as its text
+								 * tells), or a body that could not be read */
+	List	   *tables;			/* tables its body reads (OIDs) */
+	List	   *helpers;		/* helpers it calls, itself first (OIDs) */
+} HelperFacts;
+
+/* audit.c: walks a helper's analysed body into facts (audit_helpers.c). */
+extern void audit_walk_body(AuditFuncs *funcs, List *queries, Node *result, HelperFacts *facts);
+extern const AuditFunc *audit_find_func(const AuditFuncs *funcs, Oid oid);
+
+/* audit_helpers.c: the facts of a function a policy calls, or NULL. */
+extern HelperFacts *audit_helper_facts(AuditFuncs *funcs, Oid funcid);
 
 #endif							/* OAUTH_RLS_AUDIT_H */

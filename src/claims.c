@@ -157,7 +157,8 @@ static Jsonb *
 parse_json(const char *text)
 {
 #if PG_VERSION_NUM >= 160000
-	ErrorSaveContext escontext = {T_ErrorSaveContext};
+	/* designated, so -Wextra does not ask for the other fields (all zero) */
+	ErrorSaveContext escontext = {.type = T_ErrorSaveContext};
 	Datum		result;
 
 	if (!DirectInputFunctionCallSafe(jsonb_in, (char *) text, InvalidOid, -1,

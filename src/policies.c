@@ -314,6 +314,34 @@ policies_allows(Oid relid, GuardCommand command)
 	return tier == TIER_DIRECT || revocation_passes();
 }
 
+/*
+ * The answer of one allows() call site, kept for one statement of one
+ * request: guards call allows() per row (a subquery would make PostgreSQL's
+ * policy recursion check fire), so each row costs a comparison of these keys.
+ * Anything the answer depends on changing (the request, the statement or
+ * command, an invalidation of our tables, the settings) recomputes it.
+ */
+typedef struct AllowsCallSite
+{
+	StatementKey key;
+	uint64		generations[OAUTH_TABLE_COUNT];
+	Oid			relid;
+	int			command;
+	bool		enforce_revocation;
+	int			unregistered_tier;
+	bool		answer;
+} AllowsCallSite;
+
+static bool
+allows_site_holds(const AllowsCallSite *site, Oid relid, int command)
+{
+	return site->relid == relid && site->command == command &&
+		site->enforce_revocation == oauth_rls_enforce_revocation &&
+		site->unregistered_tier == oauth_rls_unregistered_tier &&
+		memcmp(site->generations, oauth_rls_table_generation, sizeof(site->generations)) == 0 &&
+		statement_key_holds(&site->key);
+}
+
 /* allows(tbl regclass, command text) -> boolean */
 PG_FUNCTION_INFO_V1(oauth_rls_allows);
 Datum
@@ -322,6 +350,7 @@ oauth_rls_allows(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	text	   *name = PG_GETARG_TEXT_PP(1);
 	int			command = command_from_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	AllowsCallSite *site = (AllowsCallSite *) fcinfo->flinfo->fn_extra;
 
 	if (command < 0)
 		ereport(ERROR,
@@ -329,7 +358,24 @@ oauth_rls_allows(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is not a command oauth_rls.allows() knows",
 						text_to_cstring(name)),
 				 errhint("Use one of select, insert, update, delete.")));
-	PG_RETURN_BOOL(policies_allows(relid, (GuardCommand) command));
+	if (site != NULL && allows_site_holds(site, relid, command))
+		PG_RETURN_BOOL(site->answer);
+	if (site == NULL)
+		site = fcinfo->flinfo->fn_extra =
+			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AllowsCallSite));
+	/*
+	 * Keys read before the answer: an invalidation processed while it is
+	 * computed changes a generation, and the next call computes it again.
+	 */
+	site->key.valid = false;
+	site->relid = relid;
+	site->command = command;
+	site->enforce_revocation = oauth_rls_enforce_revocation;
+	site->unregistered_tier = oauth_rls_unregistered_tier;
+	memcpy(site->generations, oauth_rls_table_generation, sizeof(site->generations));
+	site->answer = policies_allows(relid, (GuardCommand) command);
+	statement_key_record(&site->key);
+	PG_RETURN_BOOL(site->answer);
 }
 
 /* session_active() -> boolean */

@@ -7,21 +7,28 @@
  * (often a superuser) to run.  So no role but the table's owner (the
  * superuser that ran the install script) may insert into the log or update
  * what it holds; apply_rewrite() records through the functions below, which
- * read what they store from the catalog themselves and write it with the
- * log's owner's rights.  The caller must own the table the entry is about:
- * it could make that policy anything with ALTER POLICY already.  And
- * revert_rewrite() runs a statement only once oauth_rls._check_revert_ddl()
- * found it to be exactly one ALTER POLICY of the logged policy: a row forged
- * by a superuser can at most set that policy's expressions.
+ * read what they store from the catalog themselves and write the log's heap
+ * directly, by oid: no name is resolved with raised rights (the installer
+ * owns schema oauth_rls and could put a look-alike table under that name).
+ * The caller must own the table the entry is about: it could make that
+ * policy anything with ALTER POLICY already.  And revert_rewrite() runs a
+ * statement only once oauth_rls._check_revert_ddl() found it to be exactly
+ * one ALTER POLICY of the logged policy: a row forged by a superuser can at
+ * most set that policy's expressions.
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_policy.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -29,7 +36,10 @@
 #include "parser/parser.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "common.h"
@@ -55,48 +65,111 @@ check_table_owner(Oid relid)
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
 }
 
-typedef struct LogWriter
+/* The extension's own relation (by the extension's schema), or an error. */
+static Oid
+log_relation_oid(const char *relname)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			nestlevel;
-} LogWriter;
+	Oid			relid = oauth_rls_relation_oid(relname);
 
-/* Connects to SPI as the log's owner, with search_path pinned. */
-static void
-log_writer_begin(LogWriter *w)
-{
-	Oid			logid = oauth_rls_relation_oid("rewrite_log");
-
-	if (!OidIsValid(logid))
+	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table oauth_rls.rewrite_log does not exist")));
-	GetUserIdAndSecContext(&w->save_userid, &w->save_sec_context);
-	SetUserIdAndSecContext(oauth_rls_relation_owner(logid),
-						   w->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	w->nestlevel = oauth_rls_spi_connect();
+				 errmsg("relation oauth_rls.%s does not exist", relname)));
+	return relid;
+}
+
+static AttrNumber
+log_attnum(Relation rel, const char *name)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "table oauth_rls.rewrite_log has no column \"%s\"", name);
+	return attnum;
+}
+
+/* A policy's current expressions, deparsed as apply_rewrite() always did. */
+typedef struct PolicyNow
+{
+	Oid			oid;			/* InvalidOid: no such policy */
+	text	   *qual;			/* NULL when absent */
+	text	   *check;
+} PolicyNow;
+
+static PolicyNow
+read_policy(Oid relid, const char *polname)
+{
+	PolicyNow	result = {InvalidOid, NULL, NULL};
+	Relation	pg_policy = table_open(PolicyRelationId, AccessShareLock);
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	NameData	name;
+
+	namestrcpy(&name, polname);
+	ScanKeyInit(&keys[0], Anum_pg_policy_polrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_policy_polname, BTEqualStrategyNumber, F_NAMEEQ,
+				NameGetDatum(&name));
+	scan = systable_beginscan(pg_policy, PolicyPolrelidPolnameIndexId, true, NULL, 2, keys);
+	if (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(pg_policy);
+		bool		isnull;
+		Datum		qual = heap_getattr(tuple, Anum_pg_policy_polqual, desc, &isnull);
+		int			nestlevel = oauth_rls_pin_search_path();
+
+		result.oid = ((Form_pg_policy) GETSTRUCT(tuple))->oid;
+		if (!isnull)
+			result.qual = DatumGetTextPP(DirectFunctionCall2(pg_get_expr, qual,
+															 ObjectIdGetDatum(relid)));
+		qual = heap_getattr(tuple, Anum_pg_policy_polwithcheck, desc, &isnull);
+		if (!isnull)
+			result.check = DatumGetTextPP(DirectFunctionCall2(pg_get_expr, qual,
+															  ObjectIdGetDatum(relid)));
+		oauth_rls_unpin_search_path(nestlevel);
+	}
+	systable_endscan(scan);
+	table_close(pg_policy, AccessShareLock);
+	return result;
+}
+
+/*
+ * The complete CREATE POLICY of a policy, from oauth_rls._policy_ddl(), run
+ * with the caller's own rights: whatever that name leads to, it runs as the
+ * caller, and its text is only shown, never executed.
+ */
+static text *
+policy_ddl(Oid policy)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(policy)};
+	MemoryContext callercxt = CurrentMemoryContext;
+	int			nestlevel = oauth_rls_spi_connect();
+	text	   *ddl = NULL;
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_with_args("SELECT oauth_rls._policy_ddl($1)", 1, argtypes, args, NULL,
+							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the definition of policy %u", policy);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
+
+		ddl = DatumGetTextPCopy(d);
+		MemoryContextSwitchTo(spicxt);
+	}
+	oauth_rls_spi_finish(nestlevel);
+	return ddl;
 }
 
 static void
-log_writer_end(LogWriter *w)
+set_text(Datum *values, bool *nulls, AttrNumber attnum, text *value)
 {
-	oauth_rls_spi_finish(w->nestlevel);
-	SetUserIdAndSecContext(w->save_userid, w->save_sec_context);
-}
-
-/* The bigint in the first column of the only row of the last SPI query. */
-static int64
-spi_single_id(void)
-{
-	bool		isnull;
-	Datum		id;
-
-	if (SPI_processed != 1)
-		return -1;
-	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? -1 : DatumGetInt64(id);
+	values[attnum - 1] = PointerGetDatum(value);
+	nulls[attnum - 1] = value == NULL;
 }
 
 /*
@@ -109,25 +182,16 @@ PG_FUNCTION_INFO_V1(oauth_rls_rewrite_log_add);
 Datum
 oauth_rls_rewrite_log_add(PG_FUNCTION_ARGS)
 {
-	static const char *policy_query =
-		"INSERT INTO oauth_rls.rewrite_log (kind, tbl, policy_name, original_ddl, original_using,"
-		"                                   original_check, applied_ddl) "
-		"SELECT 'policy', p.polrelid, p.polname, oauth_rls._policy_ddl(p.oid), "
-		"       pg_catalog.pg_get_expr(p.polqual, p.polrelid), "
-		"       pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), $3 "
-		"  FROM pg_catalog.pg_policy p "
-		" WHERE p.polrelid OPERATOR(pg_catalog.=) $1 AND p.polname OPERATOR(pg_catalog.=) $2 "
-		"RETURNING id";
-	static const char *guard_query =
-		"INSERT INTO oauth_rls.rewrite_log (kind, tbl, applied_ddl) "
-		"VALUES ('guard', $1, $3) RETURNING id";
-	Oid			argtypes[3] = {OIDOID, NAMEOID, TEXTOID};
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
 	char	   *kind;
 	bool		is_policy;
-	LogWriter	w;
+	Oid			relid;
+	PolicyNow	policy = {InvalidOid, NULL, NULL};
+	text	   *original_ddl = NULL;
+	Relation	rel;
+	Datum	   *values;
+	bool	   *nulls;
 	int64		id;
+	NameData	polname;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -143,24 +207,47 @@ oauth_rls_rewrite_log_add(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("oauth_rls._rewrite_log_add: a policy entry needs the policy's name")));
-	check_table_owner(PG_GETARG_OID(1));
+	relid = PG_GETARG_OID(1);
+	check_table_owner(relid);
+	if (is_policy)
+	{
+		namestrcpy(&polname, NameStr(*PG_GETARG_NAME(2)));
+		policy = read_policy(relid, NameStr(polname));
+		if (!OidIsValid(policy.oid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("policy \"%s\" for table \"%s\" does not exist",
+							NameStr(polname), get_rel_name(relid))));
+		original_ddl = policy_ddl(policy.oid);
+	}
 
-	args[0] = PG_GETARG_DATUM(1);
-	args[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	nulls[1] = PG_ARGISNULL(2) ? 'n' : ' ';
-	args[2] = PG_GETARG_DATUM(3);
+	rel = table_open(log_relation_oid("rewrite_log"), RowExclusiveLock);
+	values = palloc0(sizeof(Datum) * RelationGetDescr(rel)->natts);
+	nulls = palloc(sizeof(bool) * RelationGetDescr(rel)->natts);
+	memset(nulls, true, sizeof(bool) * RelationGetDescr(rel)->natts);
 
-	log_writer_begin(&w);
-	if (SPI_execute_with_args(is_policy ? policy_query : guard_query, 3, argtypes, args, nulls,
-							  false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not write to oauth_rls.rewrite_log");
-	id = spi_single_id();
-	log_writer_end(&w);
-	if (id < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("policy \"%s\" for table \"%s\" does not exist",
-						NameStr(*PG_GETARG_NAME(2)), get_rel_name(PG_GETARG_OID(1)))));
+	id = nextval_internal(log_relation_oid("rewrite_log_id_seq"), false);
+	values[log_attnum(rel, "id") - 1] = Int64GetDatum(id);
+	nulls[log_attnum(rel, "id") - 1] = false;
+	values[log_attnum(rel, "applied_at") - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	nulls[log_attnum(rel, "applied_at") - 1] = false;
+	set_text(values, nulls, log_attnum(rel, "kind"), cstring_to_text(kind));
+	values[log_attnum(rel, "tbl") - 1] = ObjectIdGetDatum(relid);
+	nulls[log_attnum(rel, "tbl") - 1] = false;
+	if (is_policy)
+	{
+		values[log_attnum(rel, "policy_name") - 1] = NameGetDatum(&polname);
+		nulls[log_attnum(rel, "policy_name") - 1] = false;
+		set_text(values, nulls, log_attnum(rel, "original_ddl"), original_ddl);
+		set_text(values, nulls, log_attnum(rel, "original_using"), policy.qual);
+		set_text(values, nulls, log_attnum(rel, "original_check"), policy.check);
+	}
+	set_text(values, nulls, log_attnum(rel, "applied_ddl"), PG_GETARG_TEXT_PP(3));
+
+	/* The log's only index is its primary key: the catalog routine fits. */
+	CatalogTupleInsert(rel, heap_form_tuple(RelationGetDescr(rel), values, nulls));
+	table_close(rel, RowExclusiveLock);
+	CommandCounterIncrement();
 	PG_RETURN_INT64(id);
 }
 
@@ -174,56 +261,64 @@ PG_FUNCTION_INFO_V1(oauth_rls_rewrite_log_applied);
 Datum
 oauth_rls_rewrite_log_applied(PG_FUNCTION_ARGS)
 {
-	static const char *entry_query =
-		"SELECT l.xmin, l.tbl::pg_catalog.oid FROM oauth_rls.rewrite_log l "
-		" WHERE l.id OPERATOR(pg_catalog.=) $1 AND l.kind OPERATOR(pg_catalog.=) 'policy'";
-	static const char *update_query =
-		"UPDATE oauth_rls.rewrite_log l "
-		"   SET applied_using = pg_catalog.pg_get_expr(p.polqual, p.polrelid), "
-		"       applied_check = pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) "
-		"  FROM pg_catalog.pg_policy p "
-		" WHERE l.id OPERATOR(pg_catalog.=) $1 "
-		"   AND p.polrelid OPERATOR(pg_catalog.=) l.tbl::pg_catalog.oid "
-		"   AND p.polname OPERATOR(pg_catalog.=) l.policy_name";
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {PG_GETARG_DATUM(0)};
-	LogWriter	w;
-	TransactionId xmin = InvalidTransactionId;
-	Oid			relid = InvalidOid;
-	uint64		updated;
+	int64		id = PG_GETARG_INT64(0);
+	Relation	rel = table_open(log_relation_oid("rewrite_log"), RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber	id_att = log_attnum(rel, "id");
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, snapshot, 0, NULL);
+	HeapTuple	tuple;
+	HeapTuple	found = NULL;
 
-	log_writer_begin(&w);
-	if (SPI_execute_with_args(entry_query, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read oauth_rls.rewrite_log");
-	if (SPI_processed == 1)
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		bool		isnull;
+		Datum		d = heap_getattr(tuple, id_att, desc, &isnull);
 
-		xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 1, &isnull));
-		relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 2, &isnull));
+		if (!isnull && DatumGetInt64(d) == id)
+		{
+			found = heap_copytuple(tuple);
+			break;
+		}
 	}
-	log_writer_end(&w);
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
 
-	if (!TransactionIdIsValid(xmin) || !TransactionIdIsCurrentTransactionId(xmin))
+	if (found == NULL || !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(found->t_data)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("rewrite log entry %lld is not a policy entry made by this transaction",
-						(long long) PG_GETARG_INT64(0)),
+						(long long) id),
 				 errhint("Only apply_rewrite() records what it applied, in its own transaction.")));
-	check_table_owner(relid);
+	{
+		bool		isnull;
+		Datum		kind = heap_getattr(found, log_attnum(rel, "kind"), desc, &isnull);
+		Oid			relid = DatumGetObjectId(heap_getattr(found, log_attnum(rel, "tbl"), desc, &isnull));
+		Datum		polname = heap_getattr(found, log_attnum(rel, "policy_name"), desc, &isnull);
+		PolicyNow	policy;
+		Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
+		bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
+		bool	   *replace = palloc0(sizeof(bool) * desc->natts);
 
-	log_writer_begin(&w);
-	if (SPI_execute_with_args(update_query, 1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not write to oauth_rls.rewrite_log");
-	updated = SPI_processed;
-	log_writer_end(&w);
-	if (updated != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the policy of rewrite log entry %lld no longer exists",
-						(long long) PG_GETARG_INT64(0))));
+		if (isnull || strcmp(TextDatumGetCString(kind), "policy") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("rewrite log entry %lld is not a policy entry made by this transaction",
+							(long long) id)));
+		check_table_owner(relid);
+		policy = read_policy(relid, NameStr(*DatumGetName(polname)));
+		if (!OidIsValid(policy.oid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("the policy of rewrite log entry %lld no longer exists", (long long) id)));
+		set_text(values, nulls, log_attnum(rel, "applied_using"), policy.qual);
+		set_text(values, nulls, log_attnum(rel, "applied_check"), policy.check);
+		replace[log_attnum(rel, "applied_using") - 1] = true;
+		replace[log_attnum(rel, "applied_check") - 1] = true;
+		CatalogTupleUpdate(rel, &found->t_self, heap_modify_tuple(found, desc, values, nulls, replace));
+	}
+	table_close(rel, RowExclusiveLock);
+	CommandCounterIncrement();
 	PG_RETURN_VOID();
 }
 

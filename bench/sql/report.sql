@@ -22,48 +22,57 @@ SELECT f.comparison, f.context, f.variant,
 FROM bench.figures f GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 
 \echo Targets
-WITH t(ord, target, measured, ok) AS (
+-- Each target: what is measured, the bound and its direction ('<=': at most,
+-- '>=': at least), and whether it is a ratio measured within this run (what
+-- bench/guard checks) or an absolute time (shown only: it depends on the
+-- machine).  recorded: for a target known to be missed, the value
+-- docs/benchmarks.md records; bench/guard measures a gross regression from
+-- that value instead of from the target.
+CREATE TEMP VIEW targets AS
+WITH t(ord, target, measured, bound, dir, kind, recorded) AS (
   SELECT 1::numeric, 'oauth_rls unwrapped, current_tier() IN (...): <= 1.3x the no-policy floor (RLS scan, worst context)',
          max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: current_tier() IN (...)', 'floor: no policy')),
-         max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: current_tier() IN (...)', 'floor: no policy')) <= 1.3
+         1.3, '<=', 'ratio', 2.13
   FROM bench.contexts x
   UNION ALL
   SELECT 2, 'oauth_rls unwrapped, is_first_party(): <= 1.3x the no-policy floor (RLS scan, worst context)',
          max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: is_first_party()', 'floor: no policy')),
-         max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: is_first_party()', 'floor: no policy')) <= 1.3
+         1.3, '<=', 'ratio', 1.68
   FROM bench.contexts x
   UNION ALL
   SELECT 3, '  (reference) hard-coded answer vs the no-policy floor (RLS scan, worst context)',
-         max(bench.paired_ratio('RLS scan', x.context, 'hard-coded answer (reference)', 'floor: no policy')), NULL
+         max(bench.paired_ratio('RLS scan', x.context, 'hard-coded answer (reference)', 'floor: no policy')),
+         NULL, NULL, 'reference', NULL
   FROM bench.contexts x
   UNION ALL
   SELECT 4, '  (reference) oauth_rls unwrapped, is_first_party() vs the hard-coded answer (worst context)',
-         max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: is_first_party()', 'hard-coded answer (reference)')), NULL
+         max(bench.paired_ratio('RLS scan', x.context, 'oauth_rls unwrapped: is_first_party()', 'hard-coded answer (reference)')),
+         NULL, NULL, 'reference', NULL
   FROM bench.contexts x
   UNION ALL
   SELECT 5, 'auth.jwt() per-row policy >= 10x slower than oauth_rls unwrapped, either form (RLS scan, worst context)',
          least(min(bench.paired_ratio('RLS scan', x.context, 'auth.jwt() per row', 'oauth_rls unwrapped: current_tier() IN (...)')),
                min(bench.paired_ratio('RLS scan', x.context, 'auth.jwt() per row', 'oauth_rls unwrapped: is_first_party()'))),
-         least(min(bench.paired_ratio('RLS scan', x.context, 'auth.jwt() per row', 'oauth_rls unwrapped: current_tier() IN (...)')),
-               min(bench.paired_ratio('RLS scan', x.context, 'auth.jwt() per row', 'oauth_rls unwrapped: is_first_party()'))) >= 10
+         10, '>=', 'ratio', NULL
   FROM bench.contexts x
   UNION ALL
   SELECT 6, 'owner policy + guard <= 1.3x owner policy alone (RLS scan, worst context)',
          max(bench.paired_ratio('RLS scan', x.context, 'owner policy + guard', 'owner policy')),
-         max(bench.paired_ratio('RLS scan', x.context, 'owner policy + guard', 'owner policy')) <= 1.3
+         1.3, '<=', 'ratio', NULL
   FROM bench.contexts x
   UNION ALL
   SELECT 7, 'validate_api_key >= 3x faster than the pgcrypto SQL function (server-side loop)',
          bench.paired_ratio('API key validation', k.context, 'pgcrypto SQL function', 'oauth_rls.validate_api_key'),
-         bench.paired_ratio('API key validation', k.context, 'pgcrypto SQL function', 'oauth_rls.validate_api_key') >= 3
+         3, '>=', 'ratio', NULL
   FROM (SELECT min(context) AS context FROM bench.results WHERE comparison = 'API key validation') k
   UNION ALL
   SELECT 7.5, '  (reference) the same with oauth_rls.api_key_cache_size = 0',
-         bench.paired_ratio('API key validation', k.context, 'pgcrypto SQL function', 'oauth_rls.validate_api_key'), NULL
+         bench.paired_ratio('API key validation', k.context, 'pgcrypto SQL function', 'oauth_rls.validate_api_key'),
+         NULL, NULL, 'reference', NULL
   FROM (SELECT max(context) AS context FROM bench.results WHERE comparison = 'API key validation') k
   UNION ALL
   SELECT 8, 'validate_api_key pgbench -M prepared throughput >= the pgcrypto function''s (tps ratio, worst workload)',
-         min(r.ratio), min(r.ratio) >= 1
+         min(r.ratio), 1, '>=', 'ratio', NULL
   FROM (SELECT a.context, percentile_cont(0.5) WITHIN GROUP (ORDER BY a.value / b.value) AS ratio
         FROM bench.figures a JOIN bench.figures b USING (comparison, context, round)
         WHERE a.comparison = 'API key pgbench' AND a.variant = 'oauth_rls.validate_api_key'
@@ -72,48 +81,60 @@ WITH t(ord, target, measured, ok) AS (
   UNION ALL
   SELECT 9, 'token hook >= 5x faster than the plpgsql hook (both count issuances)',
          bench.paired_ratio('token hook', 'realistic events', 'plpgsql hook', 'oauth_rls hook'),
-         bench.paired_ratio('token hook', 'realistic events', 'plpgsql hook', 'oauth_rls hook') >= 5
+         5, '>=', 'ratio', 1.02
   UNION ALL
   SELECT 9.5, '  (reference) the same without issuance counting on either side',
-         bench.paired_ratio('token hook', 'realistic events, no counting', 'plpgsql hook', 'oauth_rls hook'), NULL
+         bench.paired_ratio('token hook', 'realistic events, no counting', 'plpgsql hook', 'oauth_rls hook'),
+         NULL, NULL, 'reference', NULL
   UNION ALL
   SELECT 10, 'token hook median wall time < 0.25 ms ("well under 1 ms"; figure in ms)',
          (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'token hook' AND context = 'realistic events' AND variant = 'oauth_rls hook'),
-         (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'token hook' AND context = 'realistic events' AND variant = 'oauth_rls hook') < 0.25
+         0.25, '<=', 'time', NULL
   UNION ALL
   SELECT 11, 'audit() over 2,000 tables x 3 policies <= 3x reading each policy expression once',
          bench.paired_ratio('audit', a.context, 'oauth_rls.audit()', 'baseline: each policy expression read once'),
-         bench.paired_ratio('audit', a.context, 'oauth_rls.audit()', 'baseline: each policy expression read once') <= 3
+         3, '<=', 'ratio', NULL
   FROM (SELECT min(context) AS context FROM bench.results WHERE comparison = 'audit' AND context LIKE '%tables x 3 policies') a
   UNION ALL
   SELECT 11.1, 'plan_rewrite() over 2,000 tables x 3 policies <= 3x reading each policy expression once',
          bench.paired_ratio('audit', a.context, 'oauth_rls.plan_rewrite()', 'baseline: each policy expression read once'),
-         bench.paired_ratio('audit', a.context, 'oauth_rls.plan_rewrite()', 'baseline: each policy expression read once') <= 3
+         3, '<=', 'ratio', NULL
   FROM (SELECT min(context) AS context FROM bench.results WHERE comparison = 'audit' AND context LIKE '%tables x 3 policies') a
   UNION ALL
   SELECT 11.2, 'audit() over a schema with helpers (10 copies) <= 3x reading each policy expression once',
          bench.paired_ratio('audit', 'schema with helpers, 10 copies', 'oauth_rls.audit()', 'baseline: each policy expression read once'),
-         bench.paired_ratio('audit', 'schema with helpers, 10 copies', 'oauth_rls.audit()', 'baseline: each policy expression read once') <= 3
+         3, '<=', 'ratio', NULL
   UNION ALL
   SELECT 11.3, 'plan_rewrite() over a schema with helpers (10 copies) <= 3x reading each policy expression once',
          bench.paired_ratio('audit', 'schema with helpers, 10 copies', 'oauth_rls.plan_rewrite()', 'baseline: each policy expression read once'),
-         bench.paired_ratio('audit', 'schema with helpers, 10 copies', 'oauth_rls.plan_rewrite()', 'baseline: each policy expression read once') <= 3
+         3, '<=', 'ratio', NULL
   UNION ALL
   SELECT 11.4, 'audit() of ten copies of a schema <= 12x one copy',
          bench.paired_ratio('audit', 'schema with helpers, 10 copies', 'oauth_rls.audit()', 'oauth_rls.audit(), one copy'),
-         bench.paired_ratio('audit', 'schema with helpers, 10 copies', 'oauth_rls.audit()', 'oauth_rls.audit(), one copy') <= 12
+         12, '<=', 'ratio', NULL
   UNION ALL
   SELECT 11.5, '  (reference) audit() over 2,000 tables vs SELECT count(*) FROM pg_policies (deparses nothing)',
-         bench.paired_ratio('audit', a.context, 'oauth_rls.audit()', 'reference: SELECT count(*) FROM pg_policies'), NULL
+         bench.paired_ratio('audit', a.context, 'oauth_rls.audit()', 'reference: SELECT count(*) FROM pg_policies'),
+         NULL, NULL, 'reference', NULL
   FROM (SELECT min(context) AS context FROM bench.results WHERE comparison = 'audit' AND context LIKE '%tables x 3 policies') a
   UNION ALL
   SELECT 11.6, '  (reference) audit() of one copy vs reading its policy expressions once',
-         bench.paired_ratio('audit', 'schema with helpers, 10 copies', 'oauth_rls.audit(), one copy', 'baseline, one copy'), NULL
+         bench.paired_ratio('audit', 'schema with helpers, 10 copies', 'oauth_rls.audit(), one copy', 'baseline, one copy'),
+         NULL, NULL, 'reference', NULL
   UNION ALL
   SELECT 12, 'audit() over 2,000 tables x 3 policies < 2 s wall time (figure in ms)',
          (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'audit' AND variant = 'oauth_rls.audit()' AND context LIKE '%tables x 3 policies'),
-         (SELECT median_wall_ms FROM bench.summary WHERE comparison = 'audit' AND variant = 'oauth_rls.audit()' AND context LIKE '%tables x 3 policies') < 2000
+         2000, '<=', 'time', NULL
 )
+SELECT ord, target, measured, bound, dir, kind, recorded,
+       CASE dir WHEN '<=' THEN measured <= bound WHEN '>=' THEN measured >= bound END AS ok
+FROM t;
+
 SELECT target, to_char(measured, 'FM99990.000') AS measured,
        CASE WHEN ok THEN 'met' WHEN NOT ok THEN 'MISSED' WHEN measured IS NOT NULL THEN 'for reference' ELSE 'not measured' END AS status
-FROM t ORDER BY ord;
+FROM targets ORDER BY ord;
+
+-- For bench/guard: the same, one target a line.
+\if :{?targets_out}
+COPY (SELECT ord, kind, dir, bound, recorded, measured, target FROM targets ORDER BY ord) TO STDOUT \g :targets_out
+\endif

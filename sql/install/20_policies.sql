@@ -202,8 +202,10 @@ $$
 $$;
 
 -- Facts read from a policy's stored USING / WITH CHECK trees (C, see
--- src/audit.c): which calls it makes per row, whether it looks at the
--- client, and, for a guard, the table and command of its allows() call.
+-- src/audit.c): which calls it makes per row, whether its outcome can depend
+-- on the client, and, for a guard, the table and command of its allows()
+-- call; the functions of the user's it calls (helpers) are read too
+-- (src/audit_helpers.c), and what they read counts as read by the policy.
 -- pg_node_tree values only come from the catalogs: no cast turns text into
 -- one, so these read nothing a caller could forge.  Used by
 -- guard_policy_intact() below and by oauth_rls.audit() (part 25).
@@ -211,7 +213,8 @@ CREATE FUNCTION oauth_rls._policy_facts(
     qual pg_node_tree, with_check pg_node_tree,
     OUT per_row_calls text[], OUT client_aware boolean, OUT user_metadata boolean,
     OUT using_true boolean, OUT check_true boolean, OUT jwt_client_tests integer,
-    OUT guard_table oid, OUT guard_command text, OUT reads_tables oid[], OUT has_sublink boolean)
+    OUT guard_table oid, OUT guard_command text, OUT reads_tables oid[], OUT has_sublink boolean,
+    OUT helpers oid[], OUT helpers_unread oid[], OUT helper_tables oid[])
   AS 'MODULE_PATHNAME', 'oauth_rls_policy_facts' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls._policy_facts(pg_node_tree, pg_node_tree) IS
   'Internal to oauth_rls.audit() and guard_policy_intact(): what a policy''s expression trees call and read';

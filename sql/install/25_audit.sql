@@ -21,6 +21,19 @@ $$
            oauth_rls}'::name[]
 $$;
 
+-- The public buckets of Supabase Storage (none without it).  Read by name
+-- at run time, so that the audit works where storage.buckets does not exist.
+CREATE FUNCTION oauth_rls._public_buckets() RETURNS SETOF text
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+  IF to_regclass('storage.buckets') IS NOT NULL
+     AND has_table_privilege('storage.buckets', 'SELECT') THEN
+    RETURN QUERY EXECUTE 'SELECT b.id::text FROM storage.buckets b WHERE b.public ORDER BY 1';
+  END IF;
+END
+$$;
+
 -- The CREATE POLICY statement that makes a policy again, as it is now.
 CREATE FUNCTION oauth_rls._policy_ddl(policy oid) RETURNS text
   LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS
@@ -55,51 +68,76 @@ CREATE FUNCTION oauth_rls._audit(schemas text[], plan_only boolean)
   -- them in a nested loop (quadratic: 2,000 tables took seconds): only hash
   -- and merge joins here, so the audit stays linear in the policies it reads.
   -- The per-policy function calls (LATERAL) remain loops, one call per row.
-  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
-  SET enable_nestloop = off AS
+  -- plpgsql, with one generic plan: planning this query takes longer than
+  -- running it on a large schema, and a SQL function would plan it again at
+  -- every call; now a session plans it once.
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET jit = off SET work_mem = '64MB'
+  SET enable_nestloop = off SET plan_cache_mode = force_generic_plan AS
 $$
+#variable_conflict use_column
+BEGIN
+RETURN QUERY
 WITH RECURSIVE api_role AS (
   -- The roles PostgREST switches to for users and their OAuth clients.
   SELECT r.oid, r.rolname FROM pg_roles r WHERE r.rolname IN ('anon', 'authenticated')
 ),
+api_oid AS (
+  -- The two API roles' oids (NULL where a role does not exist: the privilege
+  -- functions then answer NULL, which counts as no).
+  SELECT (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'anon') AS anon,
+         (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'authenticated') AS authenticated
+),
+ext_member AS (
+  -- Relations and functions an extension owns: they are the extension's
+  -- business.  Read from the extensions' side of pg_depend (an index), once.
+  SELECT d.classid, d.objid FROM pg_depend d
+   WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+),
+rel_base AS (
+  SELECT c.oid, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions, n.oid AS nsp,
+         n.nspname, a.anon, a.authenticated,
+         -- Column grants (rare) let a role read through RLS too.  (A count,
+         -- so that it stays an index probe per table, never a scan of every
+         -- column of the database.)
+         (SELECT count(*) FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
+             AND ca.attacl IS NOT NULL) > 0 AS column_acl
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   CROSS JOIN api_oid a
+   WHERE c.relkind IN ('r', 'p', 'v', 'm')
+     AND CASE WHEN schemas IS NULL
+              THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
+              ELSE n.nspname = ANY (schemas) END
+     AND c.oid NOT IN (SELECT e.objid FROM ext_member e WHERE e.classid = 'pg_class'::regclass)
+),
 rel AS MATERIALIZED (
   -- Tables, views and materialized views of the audited schemas, with the API
-  -- roles that can reach them.  (What is read per relation is read by index,
-  -- in subqueries and LATERAL (... OFFSET 0): the cost follows the audited
-  -- schemas, not the size of the catalogs.)
+  -- roles that can reach them: the role may use the schema and holds a table
+  -- or column privilege.  (What is read per relation is read by index or in
+  -- one pass: the cost follows the audited schemas, not the catalogs.)
   SELECT c.oid, c.nspname, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions,
          format('%I.%I', c.nspname, c.relname) AS qname,
-         -- Reachable: the role may use the schema and holds a table or
-         -- column privilege (a column grant is enough to read through RLS).
-         ARRAY(SELECT a.rolname::text FROM api_role a
-                WHERE has_schema_privilege(a.oid, c.nsp, 'USAGE')
-                  AND (has_table_privilege(a.oid, c.oid, 'SELECT')
-                       OR (EXISTS (SELECT 1 FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
-                                       AND ca.attacl IS NOT NULL)
-                           AND has_any_column_privilege(a.oid, c.oid, 'SELECT')))
-                ORDER BY a.rolname) AS readers,
-         ARRAY(SELECT a.rolname::text FROM api_role a
-                WHERE has_schema_privilege(a.oid, c.nsp, 'USAGE')
-                  AND (has_table_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
-                       OR (EXISTS (SELECT 1 FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
-                                       AND ca.attacl IS NOT NULL)
-                           AND has_any_column_privilege(a.oid, c.oid, 'SELECT,INSERT,UPDATE')))
-                ORDER BY a.rolname) AS reachers
-    FROM (SELECT c.oid, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions, n.oid AS nsp,
-                 n.nspname
-            FROM pg_class c
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE c.relkind IN ('r', 'p', 'v', 'm')
-             AND CASE WHEN schemas IS NULL
-                      THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
-                      ELSE n.nspname = ANY (schemas) END
-          OFFSET 0) c
-     -- Relations an extension owns are the extension's business.  (A scalar
-     -- subquery on the audited relations only: an index probe each, where
-     -- NOT EXISTS would become a join reading every relation's dependencies.)
-   WHERE (SELECT count(*) FROM pg_depend d
-           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.objsubid = 0
-             AND d.deptype = 'e') = 0
+         array_remove(ARRAY[
+           CASE WHEN has_schema_privilege(c.anon, c.nsp, 'USAGE')
+                     AND (has_table_privilege(c.anon, c.oid, 'SELECT')
+                          OR (c.column_acl AND has_any_column_privilege(c.anon, c.oid, 'SELECT')))
+                THEN 'anon' END,
+           CASE WHEN has_schema_privilege(c.authenticated, c.nsp, 'USAGE')
+                     AND (has_table_privilege(c.authenticated, c.oid, 'SELECT')
+                          OR (c.column_acl AND has_any_column_privilege(c.authenticated, c.oid, 'SELECT')))
+                THEN 'authenticated' END], NULL) AS readers,
+         array_remove(ARRAY[
+           CASE WHEN has_schema_privilege(c.anon, c.nsp, 'USAGE')
+                     AND (has_table_privilege(c.anon, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
+                          OR (c.column_acl
+                              AND has_any_column_privilege(c.anon, c.oid, 'SELECT,INSERT,UPDATE')))
+                THEN 'anon' END,
+           CASE WHEN has_schema_privilege(c.authenticated, c.nsp, 'USAGE')
+                     AND (has_table_privilege(c.authenticated, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
+                          OR (c.column_acl
+                              AND has_any_column_privilege(c.authenticated, c.oid, 'SELECT,INSERT,UPDATE')))
+                THEN 'authenticated' END], NULL) AS reachers
+    FROM rel_base c
 ),
 tbl AS MATERIALIZED (
   SELECT r.oid, r.nspname, r.relname, r.relrowsecurity, r.qname, r.readers, r.reachers,
@@ -113,7 +151,9 @@ role_set AS MATERIALIZED (
   SELECT s.polroles,
          ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
                  FROM unnest(s.polroles) AS r ORDER BY 1) AS role_names
-    FROM (SELECT DISTINCT p.polroles FROM tbl t CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.polrelid = t.oid OFFSET 0) p) s
+    FROM (SELECT DISTINCT p.polroles
+            FROM tbl t CROSS JOIN LATERAL (SELECT p.polroles FROM pg_policy p
+                                            WHERE p.polrelid = t.oid OFFSET 0) p) s
 ),
 pol AS MATERIALIZED (
   SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles,
@@ -134,19 +174,23 @@ pol AS MATERIALIZED (
     JOIN role_set rn ON rn.polroles = p.polroles
     CROSS JOIN LATERAL oauth_rls._policy_facts(p.polqual, p.polwithcheck) f
 ),
-user_pol AS (
+user_pol AS NOT MATERIALIZED (
   SELECT * FROM pol WHERE NOT guard_named
 ),
 tstat AS MATERIALIZED (
-  -- Per table, what its policies add up to (joined by hash, not re-scanned).
+  -- Per table, what its policies add up to (grouped by the table's oid
+  -- alone, then joined by hash).
   SELECT t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded,
-         count(p.oid) AS policies,
-         count(p.oid) FILTER (WHERE p.polpermissive) AS permissive_policies,
-         string_agg(p.polname, ', ' ORDER BY p.polname) AS policy_names,
-         coalesce(bool_or(p.client_aware), false) AS client_aware,
-         coalesce(array_agg(p.polname::text) FILTER (WHERE p.guard_named), '{}') AS guard_policies
-    FROM tbl t LEFT JOIN pol p ON p.polrelid = t.oid
-   GROUP BY t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded
+         coalesce(a.policies, 0) AS policies, coalesce(a.permissive_policies, 0) AS permissive_policies,
+         a.policy_names, coalesce(a.client_aware, false) AS client_aware,
+         coalesce(a.guard_policies, '{}') AS guard_policies
+    FROM tbl t
+    LEFT JOIN (SELECT p.polrelid, count(*) AS policies,
+                      count(*) FILTER (WHERE p.polpermissive) AS permissive_policies,
+                      string_agg(p.polname, ', ' ORDER BY p.polname) AS policy_names,
+                      bool_or(p.client_aware) AS client_aware,
+                      coalesce(array_agg(p.polname::text) FILTER (WHERE p.guard_named), '{}') AS guard_policies
+                 FROM pol p GROUP BY p.polrelid) a ON a.polrelid = t.oid
 ),
 api_cmd AS MATERIALIZED (
   -- For each table that is not guarded, each API role and each command the
@@ -264,7 +308,7 @@ dependency AS (
     FROM user_pol p
    CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
     JOIN tier_commands a ON a.oid = p.polrelid AND c.cmd = ANY (a.commands)
-   CROSS JOIN LATERAL unnest(p.reads_tables) AS r(relid)
+   CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(p.reads_tables || p.helper_tables) AS x) AS r(relid)
     JOIN tier_commands u ON u.oid = r.relid AND u.tier = a.tier AND u.oid <> p.polrelid
    WHERE p.polpermissive AND NOT 'select' = ANY (u.commands)
 ),
@@ -279,6 +323,8 @@ pol_cmd AS (
     FROM pol p
    CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN 'r' THEN '{select,update,delete}'::text[] ELSE p.cmds END) AS c(cmd)
     LEFT JOIN LATERAL unnest(p.reads_tables) AS r(relid) ON true
+   -- Only policies with a subquery start or continue a cycle.
+   WHERE p.has_sublink
    GROUP BY p.polrelid, c.cmd
 ),
 walk (start, cmd, node, path) AS (
@@ -304,6 +350,48 @@ recursion AS (
     JOIN pol_cmd s ON s.relid = w.node AND s.cmd = 'select' AND s.has_sublink
    WHERE w.node = ANY (w.path)
    GROUP BY w.start
+),
+helper_fn AS (
+  -- The functions of the user's that policies call (helpers), and which
+  -- policies call them.
+  SELECT h.oid, string_agg(DISTINCT format('%I on %s', p.polname, p.qname), ', ') AS used_by
+    FROM pol p CROSS JOIN LATERAL unnest(p.helpers) AS h(oid)
+   WHERE cardinality(p.helpers) > 0
+   GROUP BY h.oid
+),
+fn AS (
+  -- Functions of the audited schemas the API roles may use, with who may
+  -- execute them (PostgREST exposes them as /rest/v1/rpc/<name>).
+  SELECT f.oid, n.nspname, f.proname, f.prosecdef,
+         format('%I.%I(%s)', n.nspname, f.proname, pg_get_function_identity_arguments(f.oid)) AS signature,
+         ARRAY(SELECT a.rolname::text FROM api_role a
+                WHERE has_schema_privilege(a.oid, n.oid, 'USAGE')
+                  AND has_function_privilege(a.oid, f.oid, 'EXECUTE') ORDER BY 1) AS executors
+    FROM pg_proc f
+    JOIN pg_namespace n ON n.oid = f.pronamespace
+   WHERE f.prosecdef AND f.prokind = 'f'
+     AND CASE WHEN schemas IS NULL
+              THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
+              ELSE n.nspname = ANY (schemas) END
+     AND f.oid NOT IN (SELECT e.objid FROM ext_member e WHERE e.classid = 'pg_proc'::regclass)
+     AND NOT plan_only
+),
+bucket AS (
+  -- Public buckets whose objects anyone may list: a permissive SELECT policy
+  -- on storage.objects for anon, authenticated or PUBLIC that lets every
+  -- row of the bucket through (no condition, always true, or bucket_id =
+  -- '<bucket>' alone).  Only where storage is audited.
+  SELECT b.id, string_agg(p.polname, ', ' ORDER BY p.polname) AS policies
+    FROM oauth_rls._public_buckets() AS b(id)
+    JOIN pg_policy p ON p.polrelid = to_regclass('storage.objects')
+                    AND p.polpermissive AND p.polcmd IN ('r', '*')
+                    AND (0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT a.oid FROM api_role a))
+   WHERE (schemas IS NULL OR 'storage' = ANY (schemas)) AND NOT plan_only
+     AND (p.polqual IS NULL
+          OR (SELECT f.using_true FROM oauth_rls._policy_facts(p.polqual, NULL) f)
+          OR pg_get_expr(p.polqual, p.polrelid)
+             ~ ('^\(*bucket_id = ' || replace(quote_literal(b.id), '\', '\\') || '(::text)?\)*$'))
+   GROUP BY b.id
 ),
 findings AS (
   SELECT t.oid AS relid, t.nspname, t.relname, NULL::name AS polname, NULL::text AS cmd, t.readers AS roles,
@@ -394,9 +482,14 @@ findings AS (
    WHERE p.jwt_client_tests > 0
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'error', 'USER_METADATA',
-         format('Policy %I on %s decides from user_metadata, which every user can change for '
+         format('Policy %I on %s decides from user_metadata%s, which every user can change for '
                 'themselves: use app_metadata (only the server writes it) or a table.',
-                p.polname, p.qname),
+                p.polname, p.qname,
+                CASE WHEN cardinality(p.helpers) > 0
+                  THEN ' (itself or through the functions it calls: ' ||
+                       array_to_string(ARRAY(SELECT h::regprocedure::text FROM unnest(p.helpers) AS h
+                                              ORDER BY 1), ', ') || ')'
+                  ELSE '' END),
          NULL
     FROM pol p
    WHERE p.user_metadata AND NOT plan_only
@@ -480,6 +573,65 @@ findings AS (
     LEFT JOIN pol_cmd s ON s.relid = r.start AND s.cmd = r.cmds[1]
    WHERE NOT plan_only
   UNION ALL
+  SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'info', 'HELPER_UNREAD',
+         format('Policy %I on %s calls %s, which the audit could read only in part (plpgsql: the '
+                'functions it calls and the tables it names, not what it decides; or a body it could '
+                'not analyse): what they read from the request may be missing from this audit.',
+                p.polname, p.qname,
+                array_to_string(ARRAY(SELECT h::regprocedure::text FROM unnest(p.helpers_unread) AS h
+                                       ORDER BY 1), ', ')),
+         NULL
+    FROM user_pol p
+   WHERE cardinality(p.helpers_unread) > 0 AND NOT plan_only
+  UNION ALL
+  SELECT NULL, n.nspname, f.proname, NULL, NULL, NULL, 'warning', 'FUNCTION_SEARCH_PATH_MUTABLE',
+         format('Function %s, which policies call (%s), has no search_path of its own: the names in it '
+                'resolve through the caller''s search_path, which the caller may choose (a table or '
+                'function of the same name earlier on the path is used instead).',
+                h.oid::regprocedure, h.used_by),
+         format('ALTER FUNCTION %s SET search_path = public, extensions, pg_temp;', h.oid::regprocedure)
+    FROM helper_fn h
+    JOIN pg_proc f ON f.oid = h.oid
+    JOIN pg_namespace n ON n.oid = f.pronamespace
+   WHERE NOT EXISTS (SELECT 1 FROM unnest(f.proconfig) AS c WHERE c LIKE 'search\_path=%')
+     -- A BEGIN ATOMIC body is bound to its objects when it is created.
+     AND f.prosqlbody IS NULL
+     AND NOT plan_only
+  UNION ALL
+  SELECT NULL, f.nspname, f.proname, NULL, NULL, f.executors, 'warning', 'SECURITY_DEFINER_EXPOSED',
+         format('SECURITY DEFINER function %s runs with its owner''s rights, past row level security, and '
+                '%s may call it directly (/rest/v1/rpc/%s)%s. Move it to a schema the API does not expose, '
+                'or revoke EXECUTE from the API roles if no policy needs it.',
+                f.signature, array_to_string(f.executors, ' and '), f.proname,
+                CASE WHEN h.oid IS NOT NULL THEN format('; policies call it (%s), so they need it to stay '
+                                                        'executable', h.used_by) ELSE '' END),
+         CASE WHEN h.oid IS NULL
+              THEN format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, anon, authenticated;', f.signature) END
+    FROM fn f
+    LEFT JOIN helper_fn h ON h.oid = f.oid
+   WHERE cardinality(f.executors) > 0
+  UNION ALL
+  SELECT NULL, 'storage'::name, b.id::name, NULL, 'select', NULL, 'warning', 'STORAGE_BUCKET_PUBLIC_LISTABLE',
+         format('Bucket %L is public, and policies on storage.objects (%s) let anyone list its objects. '
+                'A public bucket serves each object by its URL without any policy: listing lets '
+                'everyone enumerate them.', b.id, b.policies),
+         CASE WHEN b.policies NOT LIKE '%,%'
+              THEN format('DROP POLICY %I ON storage.objects;', b.policies) END
+    FROM bucket b
+  UNION ALL
+  SELECT NULL, n.nspname, e.extname, NULL, NULL, NULL, 'warning', 'EXTENSION_IN_PUBLIC',
+         format('Extension %s is installed in schema public: its functions and tables sit in the schema '
+                'the API exposes, and are found through every search_path that has public.', e.extname),
+         -- Moving it takes owning its objects (a trusted extension's belong to
+         -- the bootstrap superuser): otherwise it is dropped and created again
+         -- in schema extensions, a decision about what depends on it.
+         CASE WHEN e.extrelocatable AND to_regnamespace('extensions') IS NOT NULL
+                   AND (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
+              THEN format('ALTER EXTENSION %I SET SCHEMA extensions;', e.extname) END
+    FROM pg_extension e
+    JOIN pg_namespace n ON n.oid = e.extnamespace
+   WHERE n.nspname = 'public' AND (schemas IS NULL OR 'public' = ANY (schemas)) AND NOT plan_only
+  UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'warning', 'MATRIX_UNGUARDED',
          format('The access matrix has entries for %s (%s), but the table is not guarded, so '
                 'they have no effect.', t.qname,
@@ -504,7 +656,8 @@ SELECT f.relid, f.nspname, f.relname, f.polname, f.cmd, f.roles, f.severity, f.c
   FROM findings f
   LEFT JOIN rewrite r ON f.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID') AND r.polrelid = f.relid
                      AND r.polname = f.polname
-  LEFT JOIN unaware u ON f.code = 'NOT_CLIENT_AWARE' AND u.oid = f.relid
+  LEFT JOIN unaware u ON f.code = 'NOT_CLIENT_AWARE' AND u.oid = f.relid;
+END
 $$;
 
 CREATE FUNCTION oauth_rls.audit(schemas text[] DEFAULT '{public}')
@@ -795,6 +948,7 @@ REVOKE ALL ON FUNCTION
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
+  oauth_rls._public_buckets(),
   oauth_rls._audit(text[], boolean),
   oauth_rls.audit(text[]),
   oauth_rls._rewrite_plan(text[]),
@@ -808,6 +962,7 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
+  oauth_rls._public_buckets(),
   oauth_rls._audit(text[], boolean),
   oauth_rls.audit(text[]),
   oauth_rls._rewrite_plan(text[]),
