@@ -1,7 +1,8 @@
 /*
  * fuzz_uuid.c
  *      libFuzzer harness for claims_parse_uuid(), which reads the sub and
- *      session_id claims of every request.
+ *      session_id claims of every request, and claims_lower_uuid(), which
+ *      canonicalises a client_id claim.
  *
  * fuzz-sources: src/claims_parse.c
  *
@@ -68,6 +69,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			}
 	}
+	/* claims_lower_uuid: the same answer; a uuid becomes its canonical text */
+	if (claims_lower_uuid(s, (int) size) != ok)
+	{
+		fprintf(stderr, "claims_lower_uuid disagrees with claims_parse_uuid\n");
+		abort();
+	}
+	for (size_t i = 0; i < size; i++)
+		if (ok ? s[i] != (char) tolower((unsigned char) data[i]) : s[i] != (char) data[i])
+		{
+			fprintf(stderr, "claims_lower_uuid changed byte %zu wrongly\n", i);
+			abort();
+		}
 	free(s);
 	return 0;
 }

@@ -55,6 +55,10 @@ facts(line) AS (
     FROM pg_policies p WHERE p.schemaname = 'oauth_rls'
   UNION ALL SELECT 'enum ' || m.what || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
     FROM members m JOIN pg_enum e ON e.enumtypid = m.objid WHERE m.classid = 'pg_type'::regclass GROUP BY m.what
+  UNION ALL SELECT 'schema-owner ' || n.nspname || ' '
+         || CASE WHEN n.nspowner = (SELECT extowner FROM pg_extension WHERE extname = 'oauth_rls') THEN 'extowner'
+                 WHEN n.nspowner = 10 THEN 'bootstrap-superuser' ELSE 'other' END
+    FROM pg_namespace n WHERE n.nspname = 'oauth_rls'
   UNION ALL SELECT 'schema-acl ' || coalesce(r.rolname, 'PUBLIC') || ' ' || a.privilege_type
     FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
     WHERE n.nspname = 'oauth_rls'

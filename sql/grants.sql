@@ -37,10 +37,12 @@ SELECT c.relowner::regrole AS owner,
   FROM pg_class AS c WHERE c.oid = 'oauth_rls.client_review'::regclass;
 SELECT oauth_rls.create_client_review();
 
--- Made again later, it is a plain view of the caller's, not a member, with
--- the same privileges.  Only the view's owner, supabase_admin, may take it
--- out of the extension and drop it: these steps run as supabase_admin, and
--- the calls as postgres.
+-- Made again later by the installer, it is the same: the view of the owner
+-- of the extension's objects, a member, with the same privileges (the
+-- installer may not create objects in schema oauth_rls, which is
+-- supabase_admin's).  Only the view's owner, supabase_admin, may take it out
+-- of the extension and drop it: these steps run as supabase_admin, and the
+-- calls as postgres.
 \c - supabase_admin
 BEGIN;
 ALTER EXTENSION oauth_rls DROP VIEW oauth_rls.client_review;
@@ -66,18 +68,23 @@ SELECT oauth_rls.create_client_review();
 SELECT to_regclass('oauth_rls.client_review') AS client_review;
 ROLLBACK;
 
--- A caller that cannot read Auth's tables is refused: the view would fail
--- every query.
+-- A role the installer lets call it needs neither CREATE on the schema nor
+-- the right to read Auth's tables: it makes the same view, and gets no
+-- right on it (SELECT stays the installer's).
 CREATE ROLE grants_test_admin;
 GRANT EXECUTE ON FUNCTION oauth_rls.create_client_review() TO grants_test_admin;
-GRANT CREATE ON SCHEMA oauth_rls TO grants_test_admin;
 BEGIN;
 ALTER EXTENSION oauth_rls DROP VIEW oauth_rls.client_review;
 DROP VIEW oauth_rls.client_review;
 SET LOCAL ROLE grants_test_admin;
+SELECT has_schema_privilege('oauth_rls', 'CREATE') AS may_create,
+       has_schema_privilege('auth', 'USAGE') AS uses_auth;
 SELECT oauth_rls.create_client_review();
+SELECT c.relowner::regrole AS owner,
+       has_table_privilege('grants_test_admin', c.oid, 'SELECT') AS caller_reads,
+       has_table_privilege('postgres', c.oid, 'SELECT') AS installer_reads
+  FROM pg_class AS c WHERE c.oid = 'oauth_rls.client_review'::regclass;
 ROLLBACK;
-REVOKE ALL ON SCHEMA oauth_rls FROM grants_test_admin;
 REVOKE ALL ON FUNCTION oauth_rls.create_client_review() FROM grants_test_admin;
 DROP ROLE grants_test_admin;
 \c - postgres

@@ -273,7 +273,6 @@ ALTER EXTENSION oauth_rls DROP VIEW oauth_rls.client_review;
 DROP VIEW oauth_rls.client_review;
 SELECT oauth_rls.create_client_review() AS review_created;
 SELECT pg_catalog.count(*) AS reviewed FROM oauth_rls.client_review;
-ALTER EXTENSION oauth_rls ADD VIEW oauth_rls.client_review;
 SELECT oauth_rls.grant_supabase_roles();
 
 -- API keys: create, validate (and the last_used_at refresh), the request

@@ -203,13 +203,18 @@ SELECT to_regclass('public.not_theirs') IS NOT NULL AS not_theirs_kept,
 SELECT * FROM oauth_rls.revert_rewrite('{public}');
 SELECT pg_get_expr(polqual, polrelid) AS victim_policy FROM pg_policy
  WHERE polrelid = 'public.victim'::regclass AND polname = 'own';
--- The installer owns schema oauth_rls: it renames it and puts a look-alike
--- log there, whose trigger would make it a superuser if the log were written
--- by name with raised rights.  The writers use the extension's own table, by
+-- Schema oauth_rls is the bootstrap superuser's: the installer may not
+-- rename it.  Should a superuser rename it and put a look-alike log there,
+-- whose trigger would make the installer a superuser if the log were written
+-- by name with raised rights, the writers use the extension's own table, by
 -- oid, or nothing.
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 SELECT count(*) AS applied_again FROM oauth_rls.apply_rewrite('{public}');
+ALTER SCHEMA oauth_rls RENAME TO oauth_rls_real;
+\c - supabase_admin
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 ALTER SCHEMA oauth_rls RENAME TO oauth_rls_real;
 CREATE SCHEMA oauth_rls;
 CREATE TABLE oauth_rls.rewrite_log (LIKE oauth_rls_real.rewrite_log);
@@ -221,12 +226,20 @@ END
 $$;
 CREATE TRIGGER promote BEFORE INSERT OR UPDATE ON oauth_rls.rewrite_log
   FOR EACH ROW EXECUTE FUNCTION oauth_rls.promote();
+GRANT USAGE ON SCHEMA oauth_rls TO sec_installer;
+GRANT SELECT ON oauth_rls.rewrite_log TO sec_installer;
+\c - sec_installer
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 SELECT oauth_rls_real._rewrite_log_add('guard', 'public.victim'::regclass, NULL, 'x');
 SELECT oauth_rls_real._rewrite_log_applied(id) FROM oauth_rls_real.rewrite_log WHERE kind = 'policy';
 SELECT rolsuper AS installer_is_superuser FROM pg_roles WHERE rolname = 'sec_installer';
 SELECT count(*) AS look_alike_rows FROM oauth_rls.rewrite_log;
+\c - supabase_admin
+SET client_min_messages = warning;
 DROP SCHEMA oauth_rls CASCADE;
 ALTER SCHEMA oauth_rls_real RENAME TO oauth_rls;
+\c - sec_installer
 SELECT count(*) AS reverted FROM oauth_rls.revert_rewrite('{public}');
 \c contrib_regression supabase_admin
 DROP DATABASE sec_trusted;

@@ -337,7 +337,7 @@ parse_settings(void)
 	const char *setting = "request.jwt.claims";
 	Jsonb	   *legacy_claims;
 	Jsonb	   *claims;
-	const char *claim_client_id = NULL;
+	char	   *claim_client_id = NULL;
 	JsonbValue	buf;
 	JsonbValue *v;
 
@@ -372,13 +372,18 @@ parse_settings(void)
 		if (v->val.string.len == 0)
 			return set_problem(CLAIM_EMPTY, setting, "client_id", "a non-empty string");
 		claim_client_id = pnstrdup(v->val.string.val, v->val.string.len);
+		/* A uuid in any case is that client: the registry holds lower case. */
+		(void) claims_lower_uuid(claim_client_id, v->val.string.len);
 	}
 	if (is_set(setting_claim_client_id))
 	{
+		char	   *setting_client_id = pstrdup(setting_claim_client_id);
+
+		(void) claims_lower_uuid(setting_client_id, strlen(setting_client_id));
 		if (claims && (claim_client_id == NULL ||
-					   strcmp(claim_client_id, setting_claim_client_id) != 0))
+					   strcmp(claim_client_id, setting_client_id) != 0))
 			return set_problem(CLAIMS_CONFLICT, "request.jwt.claim.client_id", setting, NULL);
-		rc->client_id = pstrdup(setting_claim_client_id);
+		rc->client_id = setting_client_id;
 	}
 	else
 		rc->client_id = claim_client_id;

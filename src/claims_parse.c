@@ -48,6 +48,19 @@ claims_parse_uuid(const char *s, int len, unsigned char *out)
 	return true;
 }
 
+bool
+claims_lower_uuid(char *s, int len)
+{
+	unsigned char bytes[CLAIMS_UUID_BYTES];
+
+	if (!claims_parse_uuid(s, len, bytes))
+		return false;
+	for (int i = 0; i < len; i++)
+		if (s[i] >= 'A' && s[i] <= 'F')
+			s[i] = (char) (s[i] - 'A' + 'a');
+	return true;
+}
+
 int
 claims_next_scope(const char *scope, int len, int *pos, int *start)
 {

@@ -18,6 +18,12 @@
 extern bool claims_parse_uuid(const char *s, int len, unsigned char *out);
 
 /*
+ * Lower-cases s[0..len) in place when it is a uuid in 8-4-4-4-12 form, the
+ * one spelling Supabase Auth uses for client ids; returns whether it was one.
+ */
+extern bool claims_lower_uuid(char *s, int len);
+
+/*
  * Iterates over the space-separated tokens of scope[0..len): returns the
  * length of the next non-empty token at or after *pos and sets *start to its
  * offset, or returns 0 when there is none.  *pos moves past the token.

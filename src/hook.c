@@ -1007,13 +1007,18 @@ process_event(Jsonb *event, Oid self, HookOutcome *out, volatile HookStage *stag
 	v = find_key(auth_claims, "client_id", &buf);
 	if (v != NULL)
 	{
+		char	   *id;
+
 		if (v->val.string.len == 0 || v->val.string.len > CLIENT_ID_MAXLEN)
 		{
 			out->output = error_object(400, "invalid hook event: claim \"client_id\" must be "
 									   "a non-empty string of at most 255 bytes");
 			return;
 		}
-		client_id = pnstrdup(v->val.string.val, v->val.string.len);
+		id = pnstrdup(v->val.string.val, v->val.string.len);
+		/* A uuid in any case is that client: the registry holds lower case. */
+		(void) claims_lower_uuid(id, v->val.string.len);
+		client_id = id;
 	}
 
 	/*

@@ -31,6 +31,7 @@
 #include "api_keys.h"
 #include "auth_session.h"
 #include "claims.h"
+#include "claims_parse.h"
 #include "invalidation.h"
 #include "registry.h"
 
@@ -142,9 +143,17 @@ registry_lookup(const char *client_id, OAuthTier *tier)
 	HTAB	   *htab;
 	OAuthTier	registered_tier = TIER_BLOCKED;
 	bool		registered;
+	char		canonical[CLAIMS_UUID_TEXT_LEN + 1];
 
 	if (client_id[0] == '\0' || strlen(client_id) > CLIENT_ID_MAXLEN)
 		return false;			/* the registry cannot hold such an id */
+	/* It holds uuids in lower case only (its CHECK): any case is that client. */
+	if (strlen(client_id) == CLAIMS_UUID_TEXT_LEN)
+	{
+		memcpy(canonical, client_id, sizeof(canonical));
+		if (claims_lower_uuid(canonical, CLAIMS_UUID_TEXT_LEN))
+			client_id = canonical;
+	}
 
 	oauth_rls_accept_invalidations();
 

@@ -40,6 +40,16 @@ BEGIN
 END
 $$;
 
+-- The schema belongs to the role running this script (for a trusted install,
+-- the bootstrap superuser), not to the installer: CREATE EXTENSION made it as
+-- the installer, whose ownership would let it rename the schema and create
+-- a look-alike oauth_rls that the extension's own SQL, run as a superuser,
+-- could reach; or create objects (overloads, operators) among ours.  The
+-- installer keeps USAGE (WITH GRANT OPTION, so that its own GRANT USAGE
+-- statements still work) and the grants below on each object.
+ALTER SCHEMA oauth_rls OWNER TO CURRENT_USER;
+GRANT USAGE ON SCHEMA oauth_rls TO @extowner@ WITH GRANT OPTION;
+
 -- Schema oauth_rls is created by CREATE EXTENSION (control file: schema = oauth_rls).
 -- Policies evaluate our functions as the querying role, so every role may use
 -- the schema; each object below grants only what it must.

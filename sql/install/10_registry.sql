@@ -2,9 +2,19 @@
 
 CREATE TABLE oauth_rls.clients (
   -- Supabase issues lowercase uuid strings (auth.oauth_clients.id); any
-  -- non-empty text is accepted.  COLLATE "C": ids compare byte for byte.
+  -- non-empty text is accepted, a uuid only in that form.  COLLATE "C": ids
+  -- compare byte for byte.
   client_id  text COLLATE "C" NOT NULL
-             CONSTRAINT clients_client_id_check CHECK (client_id <> '' AND octet_length(client_id) <= 255),
+             CONSTRAINT clients_client_id_check CHECK (client_id <> '' AND octet_length(client_id) <= 255)
+             -- Supabase Auth names a client by the canonical text of its uuid
+             -- (lower case, 8-4-4-4-12), and ids compare byte for byte:
+             -- 'DD000000-...' registered as blocked would leave Auth's
+             -- 'dd000000-...' unregistered.  So an id the uuid type would read
+             -- (any case, braces, hyphens or none) must be in that form.
+             -- (clients_client_id_canonical, the trigger below, says so first.)
+             CONSTRAINT clients_client_id_canonical
+               CHECK (client_id OPERATOR(pg_catalog.!~*) '^([0-9a-f]{4}(-?[0-9a-f]{4}){7}|\{[0-9a-f]{4}(-?[0-9a-f]{4}){7}\})$'
+                      OR client_id OPERATOR(pg_catalog.~) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
   name       text,
   tier       oauth_rls.tier NOT NULL
              CONSTRAINT clients_tier_check CHECK (tier <> 'direct'),
@@ -27,6 +37,28 @@ REVOKE ALL ON FUNCTION oauth_rls._touch_updated_at() FROM PUBLIC;
 
 CREATE TRIGGER clients_touch_updated_at BEFORE UPDATE ON oauth_rls.clients
   FOR EACH ROW EXECUTE FUNCTION oauth_rls._touch_updated_at();
+-- The CHECK's message names only the constraint: this trigger, which fires
+-- first, says what is wrong and what to write.  (Under replica mode it does
+-- not fire; the CHECK still holds.)
+CREATE FUNCTION oauth_rls._check_client_id() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+  IF NEW.client_id OPERATOR(pg_catalog.~*) '^([0-9a-f]{4}(-?[0-9a-f]{4}){7}|\{[0-9a-f]{4}(-?[0-9a-f]{4}){7}\})$'
+     AND NEW.client_id OPERATOR(pg_catalog.!~) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    RAISE EXCEPTION 'client id % is a uuid not in canonical form', pg_catalog.quote_literal(NEW.client_id)
+      USING ERRCODE = 'check_violation', TABLE = 'clients', SCHEMA = 'oauth_rls',
+            CONSTRAINT = 'clients_client_id_canonical',
+            DETAIL = 'Supabase Auth''s tokens carry a client''s uuid in lower case with hyphens (auth.oauth_clients.id); another spelling would never match them.',
+            HINT = pg_catalog.format('Write it as %L.', NEW.client_id::pg_catalog.uuid::pg_catalog.text);
+  END IF;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION oauth_rls._check_client_id() FROM PUBLIC;
+CREATE TRIGGER clients_client_id_canonical BEFORE INSERT OR UPDATE OF client_id ON oauth_rls.clients
+  FOR EACH ROW EXECUTE FUNCTION oauth_rls._check_client_id();
+
 CREATE TRIGGER clients_invalidate_caches
   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oauth_rls.clients
   FOR EACH STATEMENT EXECUTE FUNCTION oauth_rls._invalidate_caches();

@@ -100,14 +100,17 @@ GRANT EXECUTE ON FUNCTION oauth_rls.prune_token_issuance(interval) TO @extowner@
 -- creates it only when they exist; where Auth creates them later, the
 -- extension's owner calls this function.  It is a plain view (its owner's
 -- rights) because on hosted Supabase only Auth's role and superusers may read
--- auth tables: created by the install script, it belongs to the bootstrap
--- superuser and is a member of the extension; created by a later call, it
--- belongs to the caller (who must be able to read both tables) and is not a
--- member (ALTER EXTENSION oauth_rls ADD VIEW makes it one).  It shows no
--- secret (client_secret_hash is left out); SELECT goes to the extension's
--- owner only, WITH GRANT OPTION.
+-- auth tables.  Either way it belongs to the role that owns the extension's
+-- objects (the bootstrap superuser, for a trusted install) and is a member of
+-- the extension: the function is SECURITY DEFINER because schema oauth_rls
+-- is that role's, and the installer may not create objects in it (a grant of
+-- CREATE would also let it add overloads and operators among ours).  It runs
+-- one fixed statement and takes no argument; what its caller gets is the
+-- view CREATE EXTENSION makes where Auth's tables exist.  It shows no secret
+-- (client_secret_hash is left out); SELECT goes to the extension's owner
+-- only, WITH GRANT OPTION.
 CREATE FUNCTION oauth_rls.create_client_review() RETURNS boolean
-  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $review$
 DECLARE
   -- Looked up in the catalog: to_regclass() needs USAGE on schema auth.
@@ -130,18 +133,6 @@ BEGIN
       USING HINT = 'Once Supabase Auth has created auth.oauth_clients, run SELECT oauth_rls.create_client_review();';
     RETURN false;
   END IF;
-  -- The view reads Auth's tables with its owner's rights: one its owner
-  -- cannot read would fail every query.
-  IF NOT (pg_catalog.has_schema_privilege('auth', 'USAGE')
-          AND pg_catalog.has_table_privilege(auth_clients, 'SELECT')
-          AND pg_catalog.has_table_privilege(auth_sessions, 'SELECT')) THEN
-    RAISE EXCEPTION 'oauth_rls.create_client_review: role "%" may not read auth.oauth_clients and auth.sessions',
-        current_user
-      USING ERRCODE = 'insufficient_privilege',
-            DETAIL = 'The view reads Auth''s tables with the rights of its owner, the role that creates it.',
-            HINT = 'Run it as a role that can read both tables, such as a superuser.';
-  END IF;
-
   EXECUTE $view$
 CREATE VIEW oauth_rls.client_review AS
 WITH issuance AS (
@@ -237,6 +228,14 @@ $view$;
   IF ext_owner IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
     EXECUTE pg_catalog.format('GRANT SELECT ON oauth_rls.client_review TO %s WITH GRANT OPTION',
                               ext_owner::pg_catalog.regrole);
+  END IF;
+  -- Made by the install script, the view is a member already; made later,
+  -- it becomes one, so that DROP EXTENSION drops it.
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
+                  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.objid OPERATOR(pg_catalog.=) 'oauth_rls.client_review'::pg_catalog.regclass
+                    AND d.deptype OPERATOR(pg_catalog.=) 'e') THEN
+    EXECUTE 'ALTER EXTENSION oauth_rls ADD VIEW oauth_rls.client_review';
   END IF;
   RETURN true;
 END
