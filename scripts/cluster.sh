@@ -42,8 +42,10 @@ cluster_make_tree() {
   cp -a "$PG_BINDIR" "$CLUSTER_TREE$PG_BINDIR"
   [ -d "$CLUSTER_TREE$PG_PKGLIBDIR" ] || cp -a "$PG_PKGLIBDIR" "$CLUSTER_TREE$PG_PKGLIBDIR"
   cp -a "$PG_SHAREDIR" "$CLUSTER_TREE$PG_SHAREDIR"
-  make -s -C "$OAUTH_RLS_ROOT" PG_CONFIG="$PG_CONFIG" >/dev/null
-  make -s -C "$OAUTH_RLS_ROOT" PG_CONFIG="$PG_CONFIG" install DESTDIR="$CLUSTER_TREE" >/dev/null
+  # A build that fails stops here: tests against no extension prove nothing.
+  make -s -C "$OAUTH_RLS_ROOT" PG_CONFIG="$PG_CONFIG" >/dev/null || { cluster_log "build failed"; return 1; }
+  make -s -C "$OAUTH_RLS_ROOT" PG_CONFIG="$PG_CONFIG" install DESTDIR="$CLUSTER_TREE" >/dev/null \
+    || { cluster_log "install into the private tree failed"; return 1; }
   chmod -R a+rX "$CLUSTER_DIR"
 }
 
@@ -54,7 +56,7 @@ cluster_start() {
   CLUSTER_OWNER=${CLUSTER_OWNER:-nobody}
   CLUSTER_SUPERUSER=supabase_admin
   trap cluster_stop EXIT
-  cluster_make_tree
+  cluster_make_tree || return 1
   CLUSTER_BIN="$CLUSTER_TREE$PG_BINDIR"
   CLUSTER_DATA="$CLUSTER_DIR/data"
   CLUSTER_SOCK="$CLUSTER_DIR/sock"

@@ -69,3 +69,38 @@ COMMIT;
 BEGIN; SELECT pg_temp.request('0b5e55ed-4444-4a5b-9c3d-000000000004') \gset quiet_
 :query;
 COMMIT;
+
+-- A backend that connects directly (an MCP server, a FastAPI service) with
+-- the user's access token: it logs in as a token-only role, which can read
+-- nothing itself and gets claims and role only from a verified token
+-- (docs/direct-connections.md).  The tokens are minted here by PyJWT with
+-- the legacy HS256 secret; a real project would load its JWKS (ES256).
+INSERT INTO oauth_rls.jwt_issuers (issuer, algorithms, require_live_session)
+  VALUES ('https://demo.supabase.co/auth/v1', '{HS256}', false);
+SELECT oauth_rls.set_jwt_secret('https://demo.supabase.co/auth/v1',
+                                'demo-jwt-secret-at-least-32-bytes-long') \gset quiet_
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'demo_backend') THEN CREATE ROLE demo_backend LOGIN; END IF;
+END $$;
+SELECT oauth_rls.make_token_only_role('demo_backend') \gset quiet_
+-- The trust boundary needs the library loaded before the role's first
+-- statement; only a superuser may set that (make_token_only_role() said so).
+\c - supabase_admin
+ALTER ROLE demo_backend SET session_preload_libraries = 'oauth_rls';
+\c - postgres
+\set mint '/usr/bin/python3 -c "import jwt, sys, time; print(jwt.encode({\'iss\': \'https://demo.supabase.co/auth/v1\', \'sub\': \'a0000000-0000-4000-8000-000000000001\', \'aud\': \'authenticated\', \'role\': \'authenticated\', \'exp\': int(time.time()) + 3600, \'client_id\': sys.argv[1], \'scope\': \'openid email\'}, \'demo-jwt-secret-at-least-32-bytes-long\', algorithm=\'HS256\'))"'
+\set first_party_token `:mint 9f1c6d1e-1111-4a5b-9c3d-000000000001`
+\set third_party_token `:mint 9f1c6d1e-2222-4a5b-9c3d-000000000002`
+\c - demo_backend
+\echo '== A backend connection (role demo_backend) with Ann''s token from our mobile app: as first_party'
+BEGIN; SELECT oauth_rls.authenticate(:'first_party_token') \gset quiet_
+:query;
+COMMIT;
+\echo '== The same backend connection with Ann''s token from the partner MCP agent: as third_party'
+BEGIN; SELECT oauth_rls.authenticate(:'third_party_token') \gset quiet_
+:query;
+COMMIT;
+\echo '== The backend cannot set claims itself (it is token-only):'
+\set ON_ERROR_STOP 0
+SELECT set_config('request.jwt.claims', '{"sub": "a0000000-0000-4000-8000-000000000001"}', true);
+\set ON_ERROR_STOP 1

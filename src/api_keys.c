@@ -50,6 +50,7 @@
 #include "api_key_format.h"
 #include "api_keys.h"
 #include "claims.h"
+#include "counters.h"
 #include "invalidation.h"
 
 #define SHA256_LEN 32
@@ -845,6 +846,8 @@ oauth_rls_validate_api_key(PG_FUNCTION_ARGS)
 		nulls[3] = true;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 
+	if (planning_depth == 0 && counters_note_key_use(row.key_id, now))
+		return (Datum) 0;		/* last_used_at is written by the counter flush */
 	if (!last_use_is_recent(row.has_last_used, row.last_used_at, now) &&
 		refresh_last_used(row.key_id, now) != REFRESH_NOT_ATTEMPTED)
 		key_cache_note_use(row.key_id, now);
@@ -989,7 +992,19 @@ load_request_key(bool present, const char *value, int len)
 static void
 maybe_record_request_use(void)
 {
+	static uint64 noted_serial = 0;
+	static TimestampTz noted_at = 0;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	/* With the counter store: once per key and transaction, no write. */
+	if (noted_serial == request.serial && noted_at == now)
+		return;
+	if (planning_depth == 0 && counters_note_key_use(request.row.key_id, now))
+	{
+		noted_serial = request.serial;
+		noted_at = now;
+		return;
+	}
 
 	if (last_use_is_recent(request.row.has_last_used, request.row.last_used_at, now) ||
 		request.refresh_tried_at == now || !can_record_use())
@@ -1056,6 +1071,17 @@ api_key_request_client_id(void)
 	const RequestKey *rk = request_key();
 
 	return rk->valid ? rk->row.client_id : NULL;
+}
+
+const char *
+api_key_request_key_id(pg_uuid_t *owner)
+{
+	const RequestKey *rk = request_key();
+
+	if (!rk->valid)
+		return NULL;
+	*owner = rk->row.owner;
+	return rk->row.key_id;
 }
 
 /*

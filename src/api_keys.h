@@ -7,6 +7,7 @@
 #define OAUTH_RLS_API_KEYS_H
 
 #include "oauth_rls.h"
+#include "utils/uuid.h"
 
 /*
  * The client id named by the request's valid API key (header x-api-key), or
@@ -18,6 +19,9 @@ extern const char *api_key_request_client_id(void);
 
 /* Whether the request carries a valid API key (header x-api-key). */
 extern bool api_key_request_valid(void);
+
+/* Key id of the request's valid key (and its owner), else NULL. */
+extern const char *api_key_request_key_id(pg_uuid_t *owner);
 
 /* oauth_rls.api_key_cache_size: most key rows cached per backend. */
 extern int	oauth_rls_api_key_cache_size;

@@ -29,7 +29,6 @@
 #include "executor/functions.h"
 #include "nodes/makefuncs.h"
 #include "parser/analyze.h"
-#include "parser/gramparse.h"
 #include "parser/scanner.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -144,15 +143,44 @@ sql_body_result(List *queries)
 }
 
 /*
+ * The core scanner's token numbers for an identifier, a string constant and
+ * the lowest keyword.  They come from the grammar's generated header, which
+ * PostgreSQL 16 and later no longer install, so they are learnt once from
+ * the scanner itself (an identifier, a string, and ScanKeywordTokens).
+ */
+static int	tok_ident = -1;
+static int	tok_sconst = -1;
+static int	tok_first_keyword = -1;
+
+static void
+learn_token_numbers(void)
+{
+	core_yy_extra_type extra;
+	core_yyscan_t scanner;
+	core_YYSTYPE value;
+	YYLTYPE		location;
+
+	if (tok_ident >= 0)
+		return;
+	scanner = scanner_init("x 'y'", &extra, &ScanKeywords, ScanKeywordTokens);
+	tok_ident = core_yylex(&value, &location, scanner);
+	tok_sconst = core_yylex(&value, &location, scanner);
+	scanner_finish(scanner);
+	tok_first_keyword = PG_INT32_MAX;
+	for (int i = 0; i < ScanKeywords.num_keywords; i++)
+		tok_first_keyword = Min(tok_first_keyword, (int) ScanKeywordTokens[i]);
+}
+
+/*
  * One name of a plpgsql body, as the core scanner gives it: an identifier or
  * a keyword (function names such as role or left are keywords), lower-cased.
  */
 static const char *
 token_name(int token, core_YYSTYPE *value)
 {
-	if (token == IDENT)
+	if (token == tok_ident)
 		return value->str;
-	if (token >= ABORT_P && value->keyword != NULL)
+	if (token >= tok_first_keyword && token != tok_sconst && value->keyword != NULL)
 		return value->keyword;
 	return NULL;
 }
@@ -228,7 +256,7 @@ read_plpgsql_body(BodyRead *r)
 	char	   *src = TextDatumGetCString(SysCacheGetAttr(PROCOID, r->proc, Anum_pg_proc_prosrc,
 														  &isnull));
 	core_yy_extra_type extra;
-	core_yyscan_t scanner = scanner_init(src, &extra, &ScanKeywords, ScanKeywordTokens);
+	core_yyscan_t scanner;
 	core_YYSTYPE value;
 	YYLTYPE		location;
 	List	   *names = NIL;	/* the qualified name being read */
@@ -239,6 +267,8 @@ read_plpgsql_body(BodyRead *r)
 	bool		says_user_metadata = false;
 	int			token;
 
+	learn_token_numbers();
+	scanner = scanner_init(src, &extra, &ScanKeywords, ScanKeywordTokens);
 	do
 	{
 		const char *name;
@@ -246,7 +276,7 @@ read_plpgsql_body(BodyRead *r)
 
 		token = core_yylex(&value, &location, scanner);
 		name = token == 0 ? NULL : token_name(token, &value);
-		if (token == SCONST)
+		if (token == tok_sconst)
 		{
 			says_client_id |= strcmp(value.str, "client_id") == 0;
 			says_user_metadata |= strcmp(value.str, "user_metadata") == 0;

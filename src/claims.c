@@ -31,6 +31,7 @@
 #include "auth_session.h"
 #include "claims.h"
 #include "claims_parse.h"
+#include "token_only.h"
 
 uint64		oauth_rls_request_generation = 1;
 
@@ -97,12 +98,17 @@ assign_request_setting(const char *newval, void *extra)
 	oauth_rls_request_generation++;
 }
 
+/*
+ * check: token_only_check_claim_setting for the claim settings, which a
+ * token-only session gets only from authenticate() (token_only.c).
+ */
 static void
-define_request_setting(const char *name, const char *desc, char **var)
+define_request_setting(const char *name, const char *desc, char **var,
+					   GucStringCheckHook check)
 {
 	DefineCustomStringVariable(name, desc, NULL, var, "",
 							   PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
-							   NULL, assign_request_setting, NULL);
+							   check, assign_request_setting, NULL);
 }
 
 void
@@ -110,19 +116,19 @@ claims_init(void)
 {
 	define_request_setting("request.jwt.claims",
 						   "JWT claims of the current request, as JSON (set by PostgREST).",
-						   &setting_claims);
+						   &setting_claims, token_only_check_claim_setting);
 	define_request_setting("request.jwt.claim",
 						   "Legacy whole-claims setting; read before request.jwt.claims.",
-						   &setting_claim);
+						   &setting_claim, token_only_check_claim_setting);
 	define_request_setting("request.jwt.claim.sub",
 						   "Legacy per-claim setting for sub; read before the claims' sub.",
-						   &setting_claim_sub);
+						   &setting_claim_sub, token_only_check_claim_setting);
 	define_request_setting("request.jwt.claim.client_id",
 						   "Legacy per-claim setting for client_id.",
-						   &setting_claim_client_id);
+						   &setting_claim_client_id, token_only_check_claim_setting);
 	define_request_setting("request.headers",
 						   "Request headers as a JSON object (set by PostgREST).",
-						   &setting_headers);
+						   &setting_headers, NULL);
 	cache.cxt = AllocSetContextCreate(TopMemoryContext, "oauth_rls claims",
 									  ALLOCSET_SMALL_SIZES);
 }

@@ -52,6 +52,7 @@
 
 #include "auth_session.h"
 #include "claims_parse.h"
+#include "counters.h"
 #include "hook.h"
 #include "invalidation.h"
 #include "registry.h"
@@ -1446,6 +1447,10 @@ count_issuance(HookOutcome *out)
 	ErrorData  *edata;
 
 	if (!record_issuance || RecoveryInProgress() || XactReadOnly)
+		return;
+	/* With the counter store: counted at commit, written by the flush. */
+	if (counters_count_issuance(GetCurrentTransactionStartTimestamp(), out->tier,
+								out->client, out->method))
 		return;
 	edata = oauth_rls_try_in_subtransaction(record_issuance_cb, &args);
 	if (edata == NULL)

@@ -38,7 +38,8 @@
 uint64		oauth_rls_table_generation[OAUTH_TABLE_COUNT];
 
 static const char *const table_names[OAUTH_TABLE_COUNT] = {
-	"clients", "access_matrix", "api_keys"
+	"clients", "access_matrix", "api_keys", "jwt_issuers", "jwt_keys", "token_only_roles",
+	"jwt_denylist", "rate_limits"
 };
 
 /* Resolved lazily; forgotten whenever any of our tables is invalidated. */

@@ -24,6 +24,11 @@ typedef enum OAuthRlsTable
 	OAUTH_TABLE_CLIENTS = 0,
 	OAUTH_TABLE_ACCESS,			/* access matrix (policies module) */
 	OAUTH_TABLE_API_KEYS,		/* API keys (api_keys module) */
+	OAUTH_TABLE_JWT_ISSUERS,	/* authenticate(): issuers (jwt_keys module) */
+	OAUTH_TABLE_JWT_KEYS,		/* authenticate(): keys */
+	OAUTH_TABLE_TOKEN_ONLY_ROLES,	/* authenticate(): token-only roles */
+	OAUTH_TABLE_JWT_DENYLIST,	/* authenticate(): whether the deny-list is empty */
+	OAUTH_TABLE_RATE_LIMITS,	/* rate limits (ratelimit module) */
 	OAUTH_TABLE_COUNT
 } OAuthRlsTable;
 

@@ -10,10 +10,12 @@
 
 #include "api_keys.h"
 #include "claims.h"
+#include "counters.h"
 #include "hook.h"
 #include "invalidation.h"
 #include "oauth_rls.h"
 #include "policies.h"
+#include "token_only.h"
 
 PG_MODULE_MAGIC;
 
@@ -37,8 +39,10 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	claims_init();
+	/* First: the claim settings' check hooks read a cached table. */
 	invalidation_init();
+	claims_init();
+	token_only_init();
 	api_keys_init();
 
 	/*
@@ -55,6 +59,7 @@ _PG_init(void)
 	policies_init();
 
 	hook_init();
+	counters_init();
 
 	/* Every oauth_rls.* setting is defined above this line. */
 	MarkGUCPrefixReserved("oauth_rls");

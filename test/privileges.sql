@@ -38,6 +38,12 @@ SELECT fn, 'service_role' FROM unnest(ARRAY[
   'oauth_rls.import_api_key(text,uuid,text,text,text[],timestamp with time zone,text,text)',
   'oauth_rls.revoke_api_key(text)', 'oauth_rls.rotate_api_key(text,interval)',
   'oauth_rls.validate_api_key(text)', 'oauth_rls.diagnose_api_key(text)']) AS fn;
+-- Rate limits (docs/rate-limits.md): PostgREST runs the request check as the
+-- request's role; checking an arbitrary subject spends its tokens: service_role.
+INSERT INTO allowed_execute (fn, role)
+SELECT fn, role FROM unnest(ARRAY['oauth_rls.pre_request()', 'oauth_rls.rate_limit()']) AS fn,
+                     unnest(ARRAY['anon', 'authenticated', 'service_role']) AS role;
+INSERT INTO allowed_execute VALUES ('oauth_rls.rate_limit(text,text)', 'service_role');
 
 -- Table privileges each role holds ('role:PRIVILEGE').
 CREATE TEMP TABLE allowed_table (rel text, grants text[]);
@@ -46,7 +52,9 @@ INSERT INTO allowed_table VALUES
   -- the hook counts issued tokens per client and hour
   ('oauth_rls.token_issuance', ARRAY['supabase_auth_admin:INSERT', 'supabase_auth_admin:SELECT', 'supabase_auth_admin:UPDATE']),
   -- key digests: managed by service_role, never visible to anon/authenticated
-  ('oauth_rls.api_keys', ARRAY['service_role:DELETE', 'service_role:INSERT', 'service_role:SELECT', 'service_role:UPDATE']);
+  ('oauth_rls.api_keys', ARRAY['service_role:DELETE', 'service_role:INSERT', 'service_role:SELECT', 'service_role:UPDATE']),
+  -- rate limits: managed by service_role; the checks read them with the extension's access
+  ('oauth_rls.rate_limits', ARRAY['service_role:DELETE', 'service_role:INSERT', 'service_role:SELECT', 'service_role:UPDATE']);
 
 -- SECURITY DEFINER functions anon/authenticated may execute (documented in
 -- docs/reliability.md, each with why it is harmless).  None today.

@@ -138,6 +138,8 @@ CREATE VIEW oauth_rls.client_review AS
 WITH issuance AS (
   SELECT i.client,
          sum(i.tokens) FILTER (WHERE i.hour >= pg_catalog.now() - interval '24 hours') AS tokens_24h,
+         sum(i.tokens) FILTER (WHERE i.hour >= pg_catalog.date_trunc('hour', pg_catalog.now(), 'UTC'))
+           AS tokens_this_hour,
          sum(i.tokens) FILTER (WHERE i.hour >= pg_catalog.now() - interval '7 days') AS tokens_7d,
          sum(i.tokens) FILTER (WHERE i.hour >= pg_catalog.date_trunc('day', pg_catalog.now(), 'UTC'))
            AS tokens_today,
@@ -189,6 +191,7 @@ review AS (
          coalesce(i.tokens_24h, 0)::bigint AS tokens_24h,
          coalesce(i.tokens_7d, 0)::bigint AS tokens_7d,
          coalesce(i.tokens_today, 0)::bigint AS tokens_today,
+         coalesce(i.tokens_this_hour, 0)::bigint AS tokens_this_hour,
          coalesce(s.live_sessions, 0)::bigint AS live_sessions,
          c.registration_type::text = 'dynamic' AS dynamic,
          coalesce(f.not_https, false) AS not_https,
@@ -214,7 +217,8 @@ SELECT v.client_id, v.name, v.registration_type, v.client_type, v.registered_at,
          CASE WHEN v.spike THEN 'issuance_spike' END,
          CASE WHEN v.deleted_at IS NOT NULL AND v.live_sessions > 0 THEN 'deleted_with_live_sessions' END,
          CASE WHEN v.unregistered_in_use THEN 'unregistered_in_use' END
-       ]::text[], NULL) AS flags
+       ]::text[], NULL) AS flags,
+       v.tokens_this_hour
   FROM review AS v
 $view$;
   EXECUTE 'COMMENT ON VIEW oauth_rls.client_review IS '

@@ -45,6 +45,10 @@ BEGIN
       oauth_rls.validate_api_key(text),
       oauth_rls.diagnose_api_key(text)
       TO service_role;
+    -- Rate limits (part 60): service_role manages them and may check any subject.
+    GRANT SELECT, INSERT, UPDATE, DELETE ON oauth_rls.rate_limits TO service_role;
+    GRANT EXECUTE ON FUNCTION oauth_rls.pre_request(), oauth_rls.rate_limit(), oauth_rls.rate_limit(text, text)
+      TO service_role;
     done := done || 'service_role'::text;
   END IF;
   -- The API roles never run the hook or the audit (parts 25 and 30); these
@@ -53,12 +57,16 @@ BEGIN
     REVOKE ALL ON FUNCTION oauth_rls.custom_access_token_hook(jsonb) FROM anon;
     REVOKE ALL ON FUNCTION oauth_rls.audit(text[]), oauth_rls.plan_rewrite(text[]),
       oauth_rls.apply_rewrite(text[]), oauth_rls.revert_rewrite(text[]) FROM anon;
+    -- PostgREST runs the pre-request check as the request's role (part 60).
+    GRANT EXECUTE ON FUNCTION oauth_rls.pre_request(), oauth_rls.rate_limit() TO anon;
     done := done || 'anon'::text;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticated') THEN
     REVOKE ALL ON FUNCTION oauth_rls.custom_access_token_hook(jsonb) FROM authenticated;
     REVOKE ALL ON FUNCTION oauth_rls.audit(text[]), oauth_rls.plan_rewrite(text[]),
       oauth_rls.apply_rewrite(text[]), oauth_rls.revert_rewrite(text[]) FROM authenticated;
+    -- PostgREST runs the pre-request check as the request's role (part 60).
+    GRANT EXECUTE ON FUNCTION oauth_rls.pre_request(), oauth_rls.rate_limit() TO authenticated;
     done := done || 'authenticated'::text;
   END IF;
   RETURN done;
