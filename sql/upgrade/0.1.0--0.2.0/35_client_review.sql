@@ -1,8 +1,10 @@
 -- oauth_rls upgrade 0.1.0 -> 0.2.0, part 35: client_review gains tokens_this_hour
--- (install part 30).  create_client_review() as in part 30, then an existing view
--- is made again by it; a view other objects depend on is kept as it was.
+-- (install part 30).  create_client_review() as in part 30 (SECURITY DEFINER:
+-- schema oauth_rls is the bootstrap superuser's, see part 05), then an
+-- existing view is made again by it, as the extension's; a view other objects
+-- depend on is kept as it was.
 CREATE OR REPLACE FUNCTION oauth_rls.create_client_review() RETURNS boolean
-  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $review$
 DECLARE
   -- Looked up in the catalog: to_regclass() needs USAGE on schema auth.
@@ -25,18 +27,6 @@ BEGIN
       USING HINT = 'Once Supabase Auth has created auth.oauth_clients, run SELECT oauth_rls.create_client_review();';
     RETURN false;
   END IF;
-  -- The view reads Auth's tables with its owner's rights: one its owner
-  -- cannot read would fail every query.
-  IF NOT (pg_catalog.has_schema_privilege('auth', 'USAGE')
-          AND pg_catalog.has_table_privilege(auth_clients, 'SELECT')
-          AND pg_catalog.has_table_privilege(auth_sessions, 'SELECT')) THEN
-    RAISE EXCEPTION 'oauth_rls.create_client_review: role "%" may not read auth.oauth_clients and auth.sessions',
-        current_user
-      USING ERRCODE = 'insufficient_privilege',
-            DETAIL = 'The view reads Auth''s tables with the rights of its owner, the role that creates it.',
-            HINT = 'Run it as a role that can read both tables, such as a superuser.';
-  END IF;
-
   EXECUTE $view$
 CREATE VIEW oauth_rls.client_review AS
 WITH issuance AS (
@@ -132,6 +122,14 @@ $view$;
   IF ext_owner IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
     EXECUTE pg_catalog.format('GRANT SELECT ON oauth_rls.client_review TO %s WITH GRANT OPTION',
                               ext_owner::pg_catalog.regrole);
+  END IF;
+  -- Made by the install script, the view is a member already; made later,
+  -- it becomes one, so that DROP EXTENSION drops it.
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
+                  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.objid OPERATOR(pg_catalog.=) 'oauth_rls.client_review'::pg_catalog.regclass
+                    AND d.deptype OPERATOR(pg_catalog.=) 'e') THEN
+    EXECUTE 'ALTER EXTENSION oauth_rls ADD VIEW oauth_rls.client_review';
   END IF;
   RETURN true;
 END
