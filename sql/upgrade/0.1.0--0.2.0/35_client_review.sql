@@ -1,6 +1,8 @@
 -- oauth_rls upgrade 0.1.0 -> 0.2.0, part 35: client_review gains tokens_this_hour
--- (install part 30).  create_client_review() as in part 30, then an existing view
--- is made again by it; a view other objects depend on is kept as it was.
+-- (install part 30).  create_client_review() as in part 30 (SECURITY DEFINER:
+-- schema oauth_rls is the bootstrap superuser's, see part 05), then an
+-- existing view is made again by it, as the extension's; a view other objects
+-- depend on is kept as it was.
 CREATE OR REPLACE FUNCTION oauth_rls.create_client_review() RETURNS boolean
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $review$
