@@ -89,9 +89,18 @@ DO $$ BEGIN ASSERT oauth_rls.session_active() AND oauth_rls.allows('mem.guarded'
 -- one statement per function: warm up, then 1k vs 1M calls
 SELECT mem.in_statement(expr, 1000) FROM mem.hot;
 SELECT mem.in_statement(expr, 1000) FROM mem.hot;
+CREATE TEMP TABLE mem_before AS
+  SELECT name, sum(total_bytes) AS bytes FROM pg_backend_memory_contexts GROUP BY name;
+SELECT count(*) >= 0 FROM mem_before;
 SELECT mem.total() AS before \gset
 UPDATE mem.hot SET growth_stmt = mem.in_statement(expr, 1000000) - mem.in_statement(expr, 1000);
 SELECT (mem.total() - :before) AS growth \gset
+-- Where it grew, should it (printed as comments, for the reader of a failure).
+SELECT '# grew: ' || a.name || ' +' || (a.bytes - coalesce(b.bytes, 0))
+  FROM (SELECT name, sum(total_bytes) AS bytes FROM pg_backend_memory_contexts GROUP BY name) a
+  LEFT JOIN mem_before b USING (name)
+ WHERE a.bytes - coalesce(b.bytes, 0) > 0 AND :growth > :slack
+ ORDER BY a.bytes - coalesce(b.bytes, 0) DESC LIMIT 5;
 SELECT CASE WHEN growth_stmt <= :slack THEN 'ok' ELSE 'not ok' END
        || ' - memory: 1,000,000 calls of ' || fn || ' in one statement: statement memory grew '
        || growth_stmt || ' bytes (1,000 calls as the baseline)'
