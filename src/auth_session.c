@@ -32,26 +32,6 @@
 #include "claims.h"
 #include "invalidation.h"
 
-void
-statement_key_record(StatementKey *key)
-{
-	key->request_generation = oauth_rls_request_generation;
-	key->xact_start = GetCurrentTransactionStartTimestamp();
-	key->stmt_start = GetCurrentStatementStartTimestamp();
-	key->command_id = GetCurrentCommandId(false);
-	key->valid = true;
-}
-
-bool
-statement_key_holds(const StatementKey *key)
-{
-	return key->valid &&
-		key->request_generation == oauth_rls_request_generation &&
-		key->xact_start == GetCurrentTransactionStartTimestamp() &&
-		key->stmt_start == GetCurrentStatementStartTimestamp() &&
-		key->command_id == GetCurrentCommandId(false);
-}
-
 /* Oid of auth.<relname>, or InvalidOid. */
 static Oid
 auth_relation(const char *relname)
@@ -176,7 +156,7 @@ auth_request_session(void)
 		return s;
 
 	/* Mark invalid first: an error while reading leaves no half state. */
-	session_cache.key.valid = false;
+	session_cache.key.epoch = 0;
 	memset(s, 0, sizeof(*s));
 	s->sessions_exist = auth_sessions_exist();
 	if (s->sessions_exist && rc->has_session)
@@ -188,7 +168,12 @@ auth_request_session(void)
 		(void) auth_read_row("oauth_clients", "oauth_clients_pkey", &s->client,
 							 read_client_live, &s->client_live);
 	}
-	statement_key_record(&session_cache.key);
+
+	/*
+	 * The key of after the read: an invalidation of our tables processed
+	 * while auth.sessions was opened says nothing about its rows.
+	 */
+	session_cache.key = statement_key_now();
 	return s;
 }
 

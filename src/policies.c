@@ -80,7 +80,7 @@ static TableCache matrix_cache =
 static void
 assign_enforce_revocation(bool newval, void *extra)
 {
-	oauth_rls_request_generation++;
+	oauth_rls_request_changed();
 }
 
 void
@@ -263,9 +263,10 @@ compute_session_state(void)
 {
 	const char *client;
 	bool		per_statement;
-	RequestClientSource source = auth_request_client(&client, &per_statement);
+	RequestClientSource source;
 
-	session_cache.key.valid = false;
+	session_cache.key.epoch = 0;
+	source = auth_request_client(&client, &per_statement);
 	session_cache.oauth = source != CLIENT_NONE;
 	session_cache.sessions_exist = false;
 	session_cache.active = true;
@@ -275,7 +276,8 @@ compute_session_state(void)
 		session_cache.active = session_cache.sessions_exist &&
 			read_session_active(source, client);
 	}
-	statement_key_record(&session_cache.key);
+	/* After the reads, as auth_request_session's own key (auth_session.c). */
+	session_cache.key = statement_key_now();
 }
 
 /*
@@ -315,30 +317,25 @@ policies_allows(Oid relid, GuardCommand command)
 }
 
 /*
- * The answer of one allows() call site, kept for one statement of one
- * request: guards call allows() per row (a subquery would make PostgreSQL's
- * policy recursion check fire), so each row costs a comparison of these keys.
- * Anything the answer depends on changing (the request, the statement or
- * command, an invalidation of our tables, the settings) recomputes it.
+ * The answer of one allows() call site, kept for one command of one
+ * statement of one request: guards call allows() per row (a subquery would
+ * make PostgreSQL's policy recursion check fire), so each row costs a
+ * comparison of these keys.  Anything the answer depends on changing (the
+ * request, the statement or command, an invalidation of our tables, the
+ * settings, whose assign hooks move the cache epoch) recomputes it.
  */
 typedef struct AllowsCallSite
 {
 	StatementKey key;
-	uint64		generations[OAUTH_TABLE_COUNT];
 	Oid			relid;
 	int			command;
-	bool		enforce_revocation;
-	int			unregistered_tier;
 	bool		answer;
 } AllowsCallSite;
 
-static bool
+static inline bool
 allows_site_holds(const AllowsCallSite *site, Oid relid, int command)
 {
 	return site->relid == relid && site->command == command &&
-		site->enforce_revocation == oauth_rls_enforce_revocation &&
-		site->unregistered_tier == oauth_rls_unregistered_tier &&
-		memcmp(site->generations, oauth_rls_table_generation, sizeof(site->generations)) == 0 &&
 		statement_key_holds(&site->key);
 }
 
@@ -351,6 +348,7 @@ oauth_rls_allows(PG_FUNCTION_ARGS)
 	text	   *name = PG_GETARG_TEXT_PP(1);
 	int			command = command_from_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 	AllowsCallSite *site = (AllowsCallSite *) fcinfo->flinfo->fn_extra;
+	StatementKey now;
 
 	if (command < 0)
 		ereport(ERROR,
@@ -364,17 +362,15 @@ oauth_rls_allows(PG_FUNCTION_ARGS)
 		site = fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AllowsCallSite));
 	/*
-	 * Keys read before the answer: an invalidation processed while it is
-	 * computed changes a generation, and the next call computes it again.
+	 * The key of before the answer: an invalidation processed while it is
+	 * computed moves the epoch, and the next call computes it again.
 	 */
-	site->key.valid = false;
+	now = statement_key_now();
+	site->key.epoch = 0;
 	site->relid = relid;
 	site->command = command;
-	site->enforce_revocation = oauth_rls_enforce_revocation;
-	site->unregistered_tier = oauth_rls_unregistered_tier;
-	memcpy(site->generations, oauth_rls_table_generation, sizeof(site->generations));
 	site->answer = policies_allows(relid, (GuardCommand) command);
-	statement_key_record(&site->key);
+	site->key = now;
 	PG_RETURN_BOOL(site->answer);
 }
 
