@@ -45,6 +45,31 @@ SELECT v.n, oauth_rls.current_tier() AS tier, oauth_rls.is_first_party() AS firs
                (6, pg_temp.claims('5e550000-0000-4000-8000-0000000000c0'))) AS v(n, c),
        LATERAL set_config('request.jwt.claims', v.c, true) AS s
  ORDER BY v.n;
+-- One allows() call site whose arguments change between rows, or between
+-- the calls of a PL/pgSQL loop (one expression state): each pair gets its
+-- own answer.  The partner may select on sc_notes, nothing else.
+CREATE TABLE public.sc_other (id int);
+SELECT set_config('request.jwt.claims', pg_temp.claims('5e550000-0000-4000-8000-0000000000c3'), false) IS NOT NULL;
+SELECT t, c, oauth_rls.allows(t, c) AS allowed
+  FROM (VALUES (1, 'public.sc_notes'::regclass, 'select'), (2, 'public.sc_notes', 'delete'),
+               (3, 'public.sc_notes', 'SELECT'), (4, 'public.sc_other', 'select'),
+               (5, 'public.sc_notes', 'select')) AS v(n, t, c)
+ ORDER BY n;
+CREATE FUNCTION pg_temp.allows_loop() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  c text;
+  answers text := '';
+BEGIN
+  FOREACH c IN ARRAY '{select,delete,select,update}'::text[] LOOP
+    answers := answers || c || '=' || oauth_rls.allows('public.sc_notes', c) || ' ';
+  END LOOP;
+  RETURN answers;
+END $$;
+SELECT pg_temp.allows_loop();
+SELECT oauth_rls.allows('public.sc_notes', 'truncate');
+DROP TABLE public.sc_other;
+SELECT set_config('request.jwt.claims', pg_temp.claims('5e550000-0000-4000-8000-0000000000c0'), false) IS NOT NULL;
+
 -- Within one target list: the calls after set_config() see its claims.
 SELECT oauth_rls.current_tier() AS before,
        set_config('request.jwt.claims', pg_temp.claims('5e550000-0000-4000-8000-0000000000c3'), false) IS NOT NULL AS changed,

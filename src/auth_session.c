@@ -11,7 +11,7 @@
  * session row names an OAuth client is a request of that client.
  *
  * Auth's tables send us no invalidation, so what they say is read at most
- * once per statement (StatementKey) and never kept longer.  They are read
+ * once per command of a statement (StatementKey) and never kept longer.  They are read
  * directly through their primary keys, with the extension's access: the API
  * roles have no right on them and Supabase enables RLS on auth.sessions.
  */

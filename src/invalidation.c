@@ -134,13 +134,17 @@ epoch_xact_callback(XactEvent event, void *arg)
 /*
  * A rolled-back subtransaction may have written what an answer was read from
  * (auth.sessions, say), and command ids do not go back: without this, an
- * answer read after its write would outlive it.
+ * answer read after its write would outlive it.  One that wrote nothing has
+ * no transaction id (a write gives one to it and to its parents first), and
+ * one that only changed settings is seen by their assign hooks: a policy's
+ * helper that catches an error per row does not empty the caches per row.
  */
 static void
 epoch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB &&
+		TransactionIdIsValid(GetCurrentTransactionIdIfAny()))
 		oauth_rls_cache_epoch++;
 }
 

@@ -25,6 +25,8 @@
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -324,29 +326,59 @@ policies_allows(Oid relid, GuardCommand command)
  * request, the statement or command, an invalidation of our tables, the
  * settings, whose assign hooks move the cache epoch) recomputes it.
  */
+#define ALLOWS_NAME_MAX 8		/* longer than every command's name */
+
 typedef struct AllowsCallSite
 {
 	StatementKey key;
 	Oid			relid;
-	int			command;
+	int			name_len;		/* the command's name as given */
+	char		name[ALLOWS_NAME_MAX];
+	bool		const_args;		/* both are constants of the call: never compared */
 	bool		answer;
 } AllowsCallSite;
 
-static inline bool
-allows_site_holds(const AllowsCallSite *site, Oid relid, int command)
+/*
+ * Whether every argument of the call is a Const, as in the guards
+ * (allows('t'::regclass, 'select')): then they are the same at every call
+ * through this flinfo.  Not a Param, which a PL/pgSQL loop can change
+ * between calls of one expression state.
+ */
+static bool
+call_args_are_consts(FmgrInfo *flinfo)
 {
-	return site->relid == relid && site->command == command &&
+	ListCell   *lc;
+
+	if (flinfo->fn_expr == NULL || !IsA(flinfo->fn_expr, FuncExpr))
+		return false;
+	foreach(lc, ((FuncExpr *) flinfo->fn_expr)->args)
+		if (!IsA(lfirst(lc), Const))
+			return false;
+	return true;
+}
+
+/*
+ * By the name as given, byte for byte (a per-row name gets its own answer
+ * when it differs): the case-insensitive lookup of the command is done when
+ * the answer is computed, not per row.
+ */
+static inline bool
+allows_site_holds(const AllowsCallSite *site, Oid relid, const text *name)
+{
+	int			len = VARSIZE_ANY_EXHDR(name);
+
+	return site->relid == relid && site->name_len == len &&
+		memcmp(site->name, VARDATA_ANY(name), len) == 0 &&
 		statement_key_holds(&site->key);
 }
 
-/* allows(tbl regclass, command text) -> boolean */
-PG_FUNCTION_INFO_V1(oauth_rls_allows);
-Datum
-oauth_rls_allows(PG_FUNCTION_ARGS)
+static pg_noinline Datum
+allows_compute(FunctionCallInfo fcinfo)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	text	   *name = PG_GETARG_TEXT_PP(1);
-	int			command = command_from_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	int			len = VARSIZE_ANY_EXHDR(name);
+	int			command = command_from_name(VARDATA_ANY(name), len);
 	AllowsCallSite *site = (AllowsCallSite *) fcinfo->flinfo->fn_extra;
 	StatementKey now;
 
@@ -356,11 +388,13 @@ oauth_rls_allows(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is not a command oauth_rls.allows() knows",
 						text_to_cstring(name)),
 				 errhint("Use one of select, insert, update, delete.")));
-	if (site != NULL && allows_site_holds(site, relid, command))
-		PG_RETURN_BOOL(site->answer);
 	if (site == NULL)
+	{
 		site = fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AllowsCallSite));
+		site->const_args = call_args_are_consts(fcinfo->flinfo);
+	}
+
 	/*
 	 * The key of before the answer: an invalidation processed while it is
 	 * computed moves the epoch, and the next call computes it again.
@@ -368,10 +402,27 @@ oauth_rls_allows(PG_FUNCTION_ARGS)
 	now = statement_key_now();
 	site->key.epoch = 0;
 	site->relid = relid;
-	site->command = command;
+	Assert(len <= ALLOWS_NAME_MAX);	/* a known command's name fits */
+	site->name_len = len;
+	memcpy(site->name, VARDATA_ANY(name), len);
 	site->answer = policies_allows(relid, (GuardCommand) command);
 	site->key = now;
 	PG_RETURN_BOOL(site->answer);
+}
+
+/* allows(tbl regclass, command text) -> boolean */
+PG_FUNCTION_INFO_V1(oauth_rls_allows);
+Datum
+oauth_rls_allows(PG_FUNCTION_ARGS)
+{
+	AllowsCallSite *site = (AllowsCallSite *) fcinfo->flinfo->fn_extra;
+
+	if (likely(site != NULL) &&
+		(likely(site->const_args) ?
+		 statement_key_holds(&site->key) :
+		 allows_site_holds(site, PG_GETARG_OID(0), PG_GETARG_TEXT_PP(1))))
+		PG_RETURN_BOOL(site->answer);
+	return allows_compute(fcinfo);
 }
 
 /* session_active() -> boolean */
