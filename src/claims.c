@@ -503,6 +503,14 @@ claims_current_session(void)
 	return rc;
 }
 
+void
+claims_legacy_values(const char **claim, const char **sub, const char **client_id)
+{
+	*claim = setting_claim;
+	*sub = setting_claim_sub;
+	*client_id = setting_claim_client_id;
+}
+
 Jsonb *
 claims_parse_json(const char *text)
 {
