@@ -61,6 +61,7 @@ static struct
 	bool		plain;			/* none of the three below: the epoch decides */
 	bool		per_command;	/* it depends on auth.sessions: this command only */
 	CommandId	command_id;
+	bool		rare;			/* one of the two below */
 	bool		parallel;		/* built in a parallel operation: only inside it */
 	bool		via_api_key;	/* the client came from the request's API key */
 	OAuthTier	tier;
@@ -195,25 +196,33 @@ registry_tier_of(const char *client_id)
 }
 
 /*
- * Whether a cache that is not plain still holds, its epoch being current.
- * One built in a parallel operation holds only inside it (see ParallelScope;
- * the epoch bounds it to the statement).  A key can expire while the
- * settings stay: it is asked again (cheap).
+ * Whether a cache built in a parallel operation, or from an API key, still
+ * holds, its epoch being current.  One built in a parallel operation holds
+ * only inside it (see ParallelScope; the epoch bounds it to the statement).
+ * A key can expire while the settings stay: it is asked again (cheap).
  */
 static pg_noinline bool
-current_tier_special_holds(void)
+current_tier_rare_holds(void)
 {
-	return (!current_tier_cache.per_command ||
-			current_tier_cache.command_id == GetCurrentCommandId(false)) &&
-		(!current_tier_cache.parallel || IsInParallelMode()) &&
+	return (!current_tier_cache.parallel || IsInParallelMode()) &&
 		(!current_tier_cache.via_api_key || api_key_request_valid());
 }
 
+/*
+ * A token with a client_id claim: the epoch decides.  A direct session's
+ * (or one re-issued without client_id): the command too.
+ */
 static inline bool
 current_tier_holds(void)
 {
-	return current_tier_cache.epoch == oauth_rls_current_epoch() &&
-		(likely(current_tier_cache.plain) || current_tier_special_holds());
+	if (current_tier_cache.epoch != oauth_rls_current_epoch())
+		return false;
+	if (likely(current_tier_cache.plain))
+		return true;
+	if (current_tier_cache.per_command &&
+		current_tier_cache.command_id != GetCurrentCommandId(false))
+		return false;
+	return !current_tier_cache.rare || current_tier_rare_holds();
 }
 
 /* Out of line, so that the per-row path sets up no frame for it. */
@@ -260,7 +269,8 @@ compute_current_tier(void)
 	current_tier_cache.command_id = now.command_id;
 	current_tier_cache.parallel = IsInParallelMode();
 	current_tier_cache.via_api_key = via_api_key;
-	current_tier_cache.plain = !per_statement && !current_tier_cache.parallel && !via_api_key;
+	current_tier_cache.rare = current_tier_cache.parallel || via_api_key;
+	current_tier_cache.plain = !per_statement && !current_tier_cache.rare;
 	current_tier_cache.tier = tier;
 	current_tier_cache.label = (Datum) 0;
 	current_tier_cache.epoch = now.epoch;
