@@ -189,6 +189,17 @@ SET SESSION AUTHORIZATION postgres;
 SELECT oauth_rls.current_tier(), oauth_rls.client_id();
 ROLLBACK;
 SELECT oauth_rls.current_tier(), oauth_rls.client_id();
+-- The row is found through the table's primary key, never through an index
+-- that merely has Auth's name: a partial one that leaves the partner's row
+-- out must not make its session unknown (which would read as direct here).
+BEGIN;
+RESET SESSION AUTHORIZATION;
+ALTER TABLE auth.sessions DROP CONSTRAINT sessions_pkey CASCADE;
+CREATE UNIQUE INDEX sessions_pkey ON auth.sessions (id) WHERE oauth_client_id IS NULL;
+SET SESSION AUTHORIZATION postgres;
+SELECT oauth_rls.current_tier(), oauth_rls.client_id();
+ROLLBACK;
+SELECT oauth_rls.current_tier(), oauth_rls.client_id();
 
 --
 -- Cost and freshness: at most one auth.sessions lookup per statement, never

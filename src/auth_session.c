@@ -22,11 +22,12 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
-#include "catalog/index.h"
+#include "catalog/pg_index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/fmgroids.h"
-#include "utils/inval.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/syscache.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -55,50 +56,50 @@ typedef struct AuthColumn
 typedef struct AuthRel
 {
 	const char *relname;
-	const char *pkeyname;
 	bool		resolved;
 	Oid			relid;			/* InvalidOid: no such table */
-	Oid			indexid;		/* InvalidOid: no such index on it */
-	AttrNumber	id_att;			/* the uuid primary key column "id" */
+	AttrNumber	id_att;			/* the uuid column "id" */
+	bool		index_resolved; /* indexid known (found with the table locked) */
+	Oid			indexid;		/* its primary key on (id) exactly, or InvalidOid */
 	int			ncolumns;
 	AuthColumn	columns[AUTH_MAX_COLUMNS];
 } AuthRel;
 
 static AuthRel auth_rels[] = {
-	{.relname = "sessions", .pkeyname = "sessions_pkey"},
-	{.relname = "oauth_clients", .pkeyname = "oauth_clients_pkey"},
+	{.relname = "sessions"},
+	{.relname = "oauth_clients"},
 };
 
-static bool auth_callbacks_registered = false;
-static uint64 auth_invalidations = 0;	/* callbacks run so far */
+static uint64 auth_invalidations = 0;	/* invalidations seen so far */
 
-static void
-auth_rels_forget(void)
-{
-	auth_invalidations++;
-	for (int i = 0; i < (int) lengthof(auth_rels); i++)
-		auth_rels[i].resolved = false;
-}
-
-/* A table or index of ours changed, or one was created (an absent one may now exist). */
-static void
-auth_relcache_callback(Datum arg, Oid relid)
+/*
+ * Called by invalidation.c's relcache callback (PostgreSQL has room for
+ * only ten per backend, shared with core and every other extension).  A
+ * table of ours changed (its columns, its indexes: creating or dropping an
+ * index invalidates its table too), or a table was created or dropped
+ * anywhere: an absent one may exist now, so an absent one is forgotten too.
+ */
+void
+auth_tables_relcache_changed(Oid relid)
 {
 	auth_invalidations++;
 	for (int i = 0; i < (int) lengthof(auth_rels); i++)
 	{
 		AuthRel    *r = &auth_rels[i];
 
-		if (!OidIsValid(relid) || !OidIsValid(r->relid) || !OidIsValid(r->indexid) ||
-			relid == r->relid || relid == r->indexid)
+		if (!OidIsValid(relid) || !OidIsValid(r->relid) || relid == r->relid ||
+			(OidIsValid(r->indexid) && relid == r->indexid))
 			r->resolved = false;
 	}
 }
 
-static void
-auth_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+/* Called by invalidation.c's schema callback: auth may have been renamed. */
+void
+auth_tables_schema_changed(void)
 {
-	auth_rels_forget();
+	auth_invalidations++;
+	for (int i = 0; i < (int) lengthof(auth_rels); i++)
+		auth_rels[i].resolved = false;
 }
 
 /* The attribute number of a uuid column, or InvalidAttrNumber. */
@@ -113,22 +114,16 @@ uuid_attnum(Oid relid, const char *column)
 }
 
 static AuthRel *
-auth_rel(const char *relname, const char *pkeyname)
+auth_rel(const char *relname)
 {
 	AuthRel    *r = NULL;
 	Oid			auth_ns;
 	uint64		start;
 
-	if (!auth_callbacks_registered)
-	{
-		CacheRegisterRelcacheCallback(auth_relcache_callback, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACEOID, auth_namespace_callback, (Datum) 0);
-		auth_callbacks_registered = true;
-	}
 	for (int i = 0; i < (int) lengthof(auth_rels); i++)
 		if (strcmp(auth_rels[i].relname, relname) == 0)
 			r = &auth_rels[i];
-	if (r == NULL || (pkeyname != NULL && strcmp(r->pkeyname, pkeyname) != 0))
+	if (r == NULL)
 		elog(ERROR, "oauth_rls: auth.%s is not a table this extension reads", relname);
 	if (r->resolved)
 		return r;
@@ -136,23 +131,54 @@ auth_rel(const char *relname, const char *pkeyname)
 	/*
 	 * Kept only if no invalidation arrived while resolving (the lookups can
 	 * apply some); otherwise it serves this call and is resolved again next.
+	 * The index is found later, with the table locked.
 	 */
 	start = auth_invalidations;
 	r->relid = r->indexid = InvalidOid;
 	r->id_att = InvalidAttrNumber;
+	r->index_resolved = false;
 	r->ncolumns = 0;
 	auth_ns = get_namespace_oid("auth", true);
 	if (OidIsValid(auth_ns))
 		r->relid = get_relname_relid(r->relname, auth_ns);
 	if (OidIsValid(r->relid))
-	{
 		r->id_att = uuid_attnum(r->relid, "id");
-		r->indexid = get_relname_relid(r->pkeyname, auth_ns);
-		if (OidIsValid(r->indexid) && IndexGetRelation(r->indexid, true) != r->relid)
-			r->indexid = InvalidOid;
-	}
 	r->resolved = auth_invalidations == start;
 	return r;
+}
+
+/*
+ * The table's primary key index if its one key column is id_att, else
+ * InvalidOid (read by a heap scan then).  Found from the locked table, not
+ * by name: an index named like Auth's could be partial, on another column,
+ * or another table's.  A primary key is unique, has no predicate, and its
+ * set cannot change under our lock (adding or dropping one takes ACCESS
+ * EXCLUSIVE).
+ */
+static Oid
+primary_key_on(Relation rel, AttrNumber id_att)
+{
+#if PG_VERSION_NUM >= 180000
+	Oid			pk = RelationGetPrimaryKeyIndex(rel, false);
+#else
+	Oid			pk = RelationGetPrimaryKeyIndex(rel);
+#endif
+	HeapTuple	tup;
+	bool		ok = false;
+
+	if (!OidIsValid(pk))
+		return InvalidOid;
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pk));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
+
+		ok = ix->indisprimary && ix->indisvalid && ix->indisready && ix->indislive &&
+			ix->indnkeyatts == 1 && ix->indkey.values[0] == id_att &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL);
+		ReleaseSysCache(tup);
+	}
+	return ok ? pk : InvalidOid;
 }
 
 /* The cached resolution of an auth table by its oid, or NULL. */
@@ -168,20 +194,20 @@ auth_rel_of(Oid relid)
 bool
 auth_sessions_exist(void)
 {
-	return OidIsValid(auth_rel("sessions", NULL)->relid);
+	return OidIsValid(auth_rel("sessions")->relid);
 }
 
 bool
-auth_read_row(const char *relname, const char *pkeyname, const pg_uuid_t *id,
-			  AuthRowCallback fn, void *arg)
+auth_read_row(const char *relname, const pg_uuid_t *id, AuthRowCallback fn, void *arg)
 {
-	AuthRel    *r = auth_rel(relname, pkeyname);
+	AuthRel    *r = auth_rel(relname);
 	Relation	rel;
 	Snapshot	snapshot;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	bool		found = false;
+	Oid			indexid;
 
 	if (!OidIsValid(r->relid))
 		return false;
@@ -192,7 +218,7 @@ auth_read_row(const char *relname, const char *pkeyname, const pg_uuid_t *id,
 	 * table, resolve again, now that the lock holds it still.  The table may
 	 * have been replaced by another of the same name: read nothing then.
 	 */
-	if (!r->resolved && auth_rel(relname, pkeyname)->relid != RelationGetRelid(rel))
+	if (!r->resolved && auth_rel(relname)->relid != RelationGetRelid(rel))
 	{
 		table_close(rel, AccessShareLock);
 		return false;
@@ -202,9 +228,17 @@ auth_read_row(const char *relname, const char *pkeyname, const pg_uuid_t *id,
 		table_close(rel, AccessShareLock);
 		return false;
 	}
+	if (!r->index_resolved)
+	{
+		uint64		start = auth_invalidations;
+
+		r->indexid = primary_key_on(rel, r->id_att);
+		r->index_resolved = auth_invalidations == start;
+	}
+	indexid = r->indexid;
 	snapshot = oauth_rls_register_read_snapshot();
 	ScanKeyInit(&key, r->id_att, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
-	scan = systable_beginscan(rel, r->indexid, OidIsValid(r->indexid), snapshot, 1, &key);
+	scan = systable_beginscan(rel, indexid, OidIsValid(indexid), snapshot, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
@@ -314,12 +348,12 @@ auth_request_session(void)
 	memset(s, 0, sizeof(*s));
 	s->sessions_exist = auth_sessions_exist();
 	if (s->sessions_exist && rc->has_session)
-		s->found = auth_read_row("sessions", "sessions_pkey", &rc->session_id,
+		s->found = auth_read_row("sessions", &rc->session_id,
 								 read_session_columns, s);
 	if (s->found && s->has_client)
 	{
 		auth_uuid_text(&s->client, s->client_text);
-		(void) auth_read_row("oauth_clients", "oauth_clients_pkey", &s->client,
+		(void) auth_read_row("oauth_clients", &s->client,
 							 read_client_live, &s->client_live);
 	}
 

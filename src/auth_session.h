@@ -55,15 +55,21 @@ statement_key_holds(const StatementKey *key)
 }
 
 /*
- * Reads the row of auth.<relname> whose uuid column "id" equals id (through
- * its primary key index pkeyname when it has that name), with the extension's
- * access: no right on the table and no RLS policy is needed.  fn sees the
- * tuple while the table is open.  False when the table or the row is absent
- * (or "id" is not a uuid: not the table we know).
+ * Reads the row of auth.<relname> (sessions or oauth_clients) whose uuid
+ * column "id" equals id (through its primary key when that is on id alone),
+ * with the extension's access: no right on the table and no RLS policy is
+ * needed.  fn sees the tuple while the table is open.  False when the table
+ * or the row is absent (or "id" is not a uuid: not the table we know).
  */
 typedef void (*AuthRowCallback) (HeapTuple tuple, Relation rel, void *arg);
-extern bool auth_read_row(const char *relname, const char *pkeyname,
-						  const pg_uuid_t *id, AuthRowCallback fn, void *arg);
+extern bool auth_read_row(const char *relname, const pg_uuid_t *id, AuthRowCallback fn, void *arg);
+
+/*
+ * What auth_read_row resolved (oids, attribute numbers) is forgotten on
+ * these, called from invalidation.c's callbacks.
+ */
+extern void auth_tables_relcache_changed(Oid relid);
+extern void auth_tables_schema_changed(void);
 
 /* A uuid as canonical lowercase text into out[UUID_TEXT_LEN + 1]. */
 extern void auth_uuid_text(const pg_uuid_t *u, char *out);

@@ -600,7 +600,7 @@ check_revocation(const VerifiedToken *vt)
 		if (!auth_sessions_exist())
 			refuse("JWT session is not active",
 				   "Its issuer requires a live session, and auth.sessions does not exist.");
-		if (!auth_read_row("sessions", "sessions_pkey", &vt->session_id, session_user_matches, &probe) ||
+		if (!auth_read_row("sessions", &vt->session_id, session_user_matches, &probe) ||
 			!probe.user_matches)
 			refuse("JWT session is not active",
 				   "Its session was signed out or revoked (no row in auth.sessions for its user).");

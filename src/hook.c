@@ -945,7 +945,7 @@ event_session_client(JsonbContainer *claims, SessionClient *sc)
 	if (v == NULL || v->type != jbvString ||
 		!claims_parse_uuid(v->val.string.val, v->val.string.len, session.data))
 		return false;
-	if (!auth_read_row("sessions", "sessions_pkey", &session, read_session_client, sc) ||
+	if (!auth_read_row("sessions", &session, read_session_client, sc) ||
 		!sc->found)
 		return false;
 	auth_uuid_text(&sc->client, sc->text);

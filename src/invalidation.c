@@ -33,6 +33,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "auth_session.h"
 #include "invalidation.h"
 
 uint64		oauth_rls_table_generation[OAUTH_TABLE_COUNT];
@@ -69,6 +70,7 @@ static void
 relcache_callback(Datum arg, Oid relid)
 {
 	callbacks_seen++;
+	auth_tables_relcache_changed(relid);
 	if (!OidIsValid(relid) || !catalog_ids_valid)
 	{
 		/* Full reset, or ids unknown: assume anything changed. */
@@ -103,6 +105,7 @@ static void
 namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	callbacks_seen++;
+	auth_tables_schema_changed();
 	bump_all();
 }
 

@@ -111,6 +111,24 @@ refuse_with(BuildState *s, JwtJsonStatus status)
 		s->status = status;
 }
 
+/*
+ * Room for one more member.  Containers start empty and hold 4 at their
+ * first member: the payload is parsed before its signature can be checked
+ * (its iss picks the keys), so "[{},{},...]" must not make an unsigned
+ * token cost more than a few times its size.
+ */
+static void *
+grow(void *items, int *cap, Size size)
+{
+	if (*cap == 0)
+	{
+		*cap = 4;
+		return palloc(4 * size);
+	}
+	*cap *= 2;
+	return repalloc(items, *cap * size);
+}
+
 /* Adds a finished value to the open container, or makes it the root. */
 static void
 attach(BuildState *s, const JsonbValue *value)
@@ -129,10 +147,7 @@ attach(BuildState *s, const JsonbValue *value)
 		int			n = f->v.val.object.nPairs;
 
 		if (n == f->cap)
-		{
-			f->cap *= 2;
-			f->v.val.object.pairs = repalloc(f->v.val.object.pairs, f->cap * sizeof(JsonbPair));
-		}
+			f->v.val.object.pairs = grow(f->v.val.object.pairs, &f->cap, sizeof(JsonbPair));
 		f->v.val.object.pairs[n].key.type = jbvString;
 		f->v.val.object.pairs[n].key.val.string.val = f->key;
 		f->v.val.object.pairs[n].key.val.string.len = strlen(f->key);
@@ -145,10 +160,7 @@ attach(BuildState *s, const JsonbValue *value)
 		int			n = f->v.val.array.nElems;
 
 		if (n == f->cap)
-		{
-			f->cap *= 2;
-			f->v.val.array.elems = repalloc(f->v.val.array.elems, f->cap * sizeof(JsonbValue));
-		}
+			f->v.val.array.elems = grow(f->v.val.array.elems, &f->cap, sizeof(JsonbValue));
 		f->v.val.array.elems[n] = *value;
 		f->v.val.array.nElems = n + 1;
 	}
@@ -167,20 +179,20 @@ open_container(BuildState *s, bool object)
 		return;
 	}
 	f = &s->frames[s->depth++];
-	f->cap = 16;
+	f->cap = 0;
 	f->key = NULL;
 	if (object)
 	{
 		f->v.type = jbvObject;
 		f->v.val.object.nPairs = 0;
-		f->v.val.object.pairs = palloc(f->cap * sizeof(JsonbPair));
+		f->v.val.object.pairs = NULL;
 	}
 	else
 	{
 		f->v.type = jbvArray;
 		f->v.val.array.nElems = 0;
 		f->v.val.array.rawScalar = false;
-		f->v.val.array.elems = palloc(f->cap * sizeof(JsonbValue));
+		f->v.val.array.elems = NULL;
 	}
 }
 
