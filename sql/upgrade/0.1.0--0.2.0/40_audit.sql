@@ -28,6 +28,21 @@ CREATE FUNCTION oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_
 COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) IS
   'Internal to oauth_rls.plan_rewrite(): each expression with auth.uid(), auth.jwt() and auth.jwt() ->> ''client_id'' replaced by their oauth_rls equivalents (NULL where nothing changes), and what was replaced';
 
+-- Every policy of the given tables, with the facts of _policy_facts() and,
+-- for the policies audit() rewrites, what _rewrite_policy() returns: each
+-- tree parsed once, in one call (C, see src/audit_policies.c).
+CREATE FUNCTION oauth_rls._audit_policies(tables oid[])
+  RETURNS TABLE (oid oid, polrelid oid, polname name, polcmd "char", polpermissive boolean,
+                 polroles oid[], has_qual boolean, has_check boolean,
+                 per_row_calls text[], client_aware boolean, user_metadata boolean,
+                 using_true boolean, check_true boolean, jwt_client_tests integer,
+                 guard_table oid, guard_command text, reads_tables oid[], has_sublink boolean,
+                 helpers oid[], helpers_unread oid[], helper_tables oid[],
+                 new_qual text, new_check text, changes text[])
+  AS 'MODULE_PATHNAME', 'oauth_rls_audit_policies' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._audit_policies(oid[]) IS
+  'Internal to oauth_rls.audit(): the policies of the given tables with what their trees call and read, and their rewrite where audit() proposes one';
+
 CREATE FUNCTION oauth_rls._public_buckets() RETURNS SETOF text
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
@@ -126,19 +141,20 @@ tbl AS MATERIALIZED (
     FROM rel r
    WHERE r.relkind IN ('r', 'p')
 ),
+tpol AS MATERIALIZED (
+  -- The policies of the tables, with their facts and rewrites: one call.
+  SELECT * FROM oauth_rls._audit_policies(ARRAY(SELECT t.oid FROM tbl t))
+),
 role_set AS MATERIALIZED (
   -- The names of each distinct set of policy roles: a few sets serve
   -- thousands of policies.
   SELECT s.polroles,
          ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
                  FROM unnest(s.polroles) AS r ORDER BY 1) AS role_names
-    FROM (SELECT DISTINCT p.polroles
-            FROM tbl t CROSS JOIN LATERAL (SELECT p.polroles FROM pg_policy p
-                                            WHERE p.polrelid = t.oid OFFSET 0) p) s
+    FROM (SELECT DISTINCT p.polroles FROM tpol p) s
 ),
 pol AS MATERIALIZED (
-  SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles,
-         p.polqual IS NOT NULL AS has_qual, p.polwithcheck IS NOT NULL AS has_check,
+  SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles, p.has_qual, p.has_check,
          t.nspname, t.relname, t.qname,
          CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
                        WHEN 'd' THEN 'delete' ELSE 'all' END AS cmd,
@@ -149,11 +165,12 @@ pol AS MATERIALIZED (
          -- Whether anon or authenticated (directly or through PUBLIC) is subject to it.
          (0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT a.oid FROM api_role a)) AS for_api,
          p.polname LIKE 'oauth\_rls\_guard\_%' AS guard_named,
-         f.*
-    FROM tbl t
-    CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.polrelid = t.oid OFFSET 0) p
+         p.per_row_calls, p.client_aware, p.user_metadata, p.using_true, p.check_true,
+         p.jwt_client_tests, p.guard_table, p.guard_command, p.reads_tables, p.has_sublink,
+         p.helpers, p.helpers_unread, p.helper_tables, p.new_qual, p.new_check, p.changes
+    FROM tpol p
+    JOIN tbl t ON t.oid = p.polrelid
     JOIN role_set rn ON rn.polroles = p.polroles
-    CROSS JOIN LATERAL oauth_rls._policy_facts(p.polqual, p.polwithcheck) f
 ),
 user_pol AS NOT MATERIALIZED (
   SELECT * FROM pol WHERE NOT guard_named
@@ -246,11 +263,10 @@ view_bypass AS (
    GROUP BY v.oid, v.nspname, v.relname, v.relkind, v.qname, v.reachers
 ),
 rewritten AS MATERIALIZED (
-  -- Only the policies with something to rewrite are deparsed, once each.
-  SELECT up.oid, up.polrelid, up.polname, up.qname, x.new_qual, x.new_check, x.changes
+  -- The policies with something to rewrite, deparsed once each (by
+  -- _audit_policies()).
+  SELECT up.oid, up.polrelid, up.polname, up.qname, up.new_qual, up.new_check, up.changes
     FROM user_pol up
-   CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.oid = up.oid OFFSET 0) p
-   CROSS JOIN LATERAL oauth_rls._rewrite_policy(p.polqual, p.polwithcheck, p.polrelid) x
    WHERE cardinality(up.per_row_calls) > 0 OR up.jwt_client_tests > 0
 ),
 rewrite AS (
@@ -680,12 +696,14 @@ COMMENT ON FUNCTION oauth_rls.plan_rewrite(text[]) IS
 REVOKE ALL ON FUNCTION
   oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
+  oauth_rls._audit_policies(oid[]),
   oauth_rls._public_buckets(),
   oauth_rls._audit(text[], boolean)
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
+  oauth_rls._audit_policies(oid[]),
   oauth_rls._public_buckets(),
   oauth_rls._audit(text[], boolean)
   TO @extowner@ WITH GRANT OPTION;
