@@ -19,9 +19,11 @@
 #include "catalog/pg_policy.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -30,7 +32,7 @@
 
 /* The columns of _audit_policies(): the policy, its facts, its rewrite. */
 #define POLICY_NATTS 8
-#define REWRITE_NATTS 3
+#define REWRITE_NATTS 2
 #define AUDIT_POLICIES_NATTS (POLICY_NATTS + AUDIT_FACTS_NATTS + REWRITE_NATTS)
 
 /* Guards are named so by guard(); the rewrite leaves them alone. */
@@ -48,9 +50,49 @@ policy_tree(HeapTuple tuple, TupleDesc desc, int attnum)
 	return (Node *) stringToNode(TextDatumGetCString(d));
 }
 
+/*
+ * The ALTER POLICY of the rewrite and what it replaces, as audit() shows
+ * them, into values/nulls (both NULL when the rewrite changes nothing).
+ */
+static void
+rewrite_columns(AuditFuncs *funcs, Form_pg_policy pol, const char *qname, Node *qual, Node *check,
+				Datum *values, bool *nulls)
+{
+	Datum		rw[3];			/* new_qual, new_check, changes */
+	bool		rw_null[3];
+	StringInfoData ddl;
+	ArrayType  *changes;
+	Datum	   *elems;
+	int			n;
+
+	audit_rewrite_policy(funcs, qual, check, pol->polrelid, rw, rw_null);
+	nulls[0] = nulls[1] = rw_null[0] && rw_null[1];
+	if (nulls[0])
+		return;
+	initStringInfo(&ddl);
+	appendStringInfo(&ddl, "ALTER POLICY %s ON %s", quote_identifier(NameStr(pol->polname)), qname);
+	if (!rw_null[0])
+		appendStringInfo(&ddl, " USING (%s)", TextDatumGetCString(rw[0]));
+	if (!rw_null[1])
+		appendStringInfo(&ddl, " WITH CHECK (%s)", TextDatumGetCString(rw[1]));
+	appendStringInfoChar(&ddl, ';');
+	values[0] = CStringGetTextDatum(ddl.data);
+
+	resetStringInfo(&ddl);
+	appendStringInfoString(&ddl, "replaces ");
+	changes = DatumGetArrayTypeP(rw[2]);
+	deconstruct_array(changes, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &n);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&ddl, "%s%s", i > 0 ? ", " : "", TextDatumGetCString(elems[i]));
+	appendStringInfoString(&ddl, ": the same values, computed once per statement instead of once "
+						   "per row, with no subquery added");
+	values[1] = CStringGetTextDatum(ddl.data);
+}
+
 /* One policy's row of _audit_policies(), into values/nulls. */
 static void
-policy_row(AuditFuncs *funcs, HeapTuple tuple, TupleDesc desc, Datum *values, bool *nulls)
+policy_row(AuditFuncs *funcs, HeapTuple tuple, TupleDesc desc, const char *qname,
+		   Datum *values, bool *nulls)
 {
 	Form_pg_policy pol = (Form_pg_policy) GETSTRUCT(tuple);
 	Node	   *qual = policy_tree(tuple, desc, Anum_pg_policy_polqual);
@@ -80,9 +122,9 @@ policy_row(AuditFuncs *funcs, HeapTuple tuple, TupleDesc desc, Datum *values, bo
 	per_row = DatumGetArrayTypeP(facts[0]);
 	if (strncmp(NameStr(pol->polname), GUARD_PREFIX, strlen(GUARD_PREFIX)) != 0 &&
 		(ArrayGetNItems(ARR_NDIM(per_row), ARR_DIMS(per_row)) > 0 || DatumGetInt32(facts[5]) > 0))
-		audit_rewrite_policy(funcs, qual, check, pol->polrelid,
-							 values + POLICY_NATTS + AUDIT_FACTS_NATTS,
-							 nulls + POLICY_NATTS + AUDIT_FACTS_NATTS);
+		rewrite_columns(funcs, pol, qname, qual, check,
+						values + POLICY_NATTS + AUDIT_FACTS_NATTS,
+						nulls + POLICY_NATTS + AUDIT_FACTS_NATTS);
 	else
 		for (int i = 0; i < REWRITE_NATTS; i++)
 			nulls[POLICY_NATTS + AUDIT_FACTS_NATTS + i] = true;
@@ -96,7 +138,14 @@ table_policies(AuditFuncs *funcs, Relation catalog, Oid relid, ReturnSetInfo *rs
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
+	char	   *relname = get_rel_name(relid);
+	char	   *qname;
 
+	/* A table dropped meanwhile has no policies left to read. */
+	if (relname == NULL)
+		return;
+	/* as format('%I.%I') spells it */
+	qname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname);
 	ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(relid));
 	/* The statement's snapshot: what the SQL around this call sees. */
@@ -108,7 +157,7 @@ table_policies(AuditFuncs *funcs, Relation catalog, Oid relid, ReturnSetInfo *rs
 		bool		nulls[AUDIT_POLICIES_NATTS];
 		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
 
-		policy_row(funcs, tuple, RelationGetDescr(catalog), values, nulls);
+		policy_row(funcs, tuple, RelationGetDescr(catalog), qname, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
@@ -120,10 +169,11 @@ table_policies(AuditFuncs *funcs, Relation catalog, Oid relid, ReturnSetInfo *rs
  * oauth_rls._audit_policies(tables oid[])
  *   -> SETOF (oid, polrelid, polname, polcmd, polpermissive, polroles,
  *      has_qual, has_check, <the columns of _policy_facts()>,
- *      new_qual, new_check, changes)
- *   Every policy of the given tables.  new_qual, new_check and changes are
- *   those of _rewrite_policy() for the policies audit() rewrites (not a
- *   guard, with per-row calls or client_id reads), else NULL.
+ *      rewrite_ddl, rewrite_note)
+ *   Every policy of the given tables.  rewrite_ddl is the ALTER POLICY that
+ *   applies _rewrite_policy()'s result, rewrite_note what it replaces, for
+ *   the policies audit() rewrites (not a guard, with per-row calls or
+ *   client_id reads) where the rewrite changes something, else NULL.
  */
 PG_FUNCTION_INFO_V1(oauth_rls_audit_policies);
 Datum

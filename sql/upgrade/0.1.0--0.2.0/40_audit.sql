@@ -29,8 +29,9 @@ COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) I
   'Internal to oauth_rls.plan_rewrite(): each expression with auth.uid(), auth.jwt() and auth.jwt() ->> ''client_id'' replaced by their oauth_rls equivalents (NULL where nothing changes), and what was replaced';
 
 -- Every policy of the given tables, with the facts of _policy_facts() and,
--- for the policies audit() rewrites, what _rewrite_policy() returns: each
--- tree parsed once, in one call (C, see src/audit_policies.c).
+-- for the policies audit() rewrites, the ALTER POLICY that applies what
+-- _rewrite_policy() returns and what it replaces: each tree parsed once, in
+-- one call (C, see src/audit_policies.c).
 CREATE FUNCTION oauth_rls._audit_policies(tables oid[])
   RETURNS TABLE (oid oid, polrelid oid, polname name, polcmd "char", polpermissive boolean,
                  polroles oid[], has_qual boolean, has_check boolean,
@@ -38,7 +39,7 @@ CREATE FUNCTION oauth_rls._audit_policies(tables oid[])
                  using_true boolean, check_true boolean, jwt_client_tests integer,
                  guard_table oid, guard_command text, reads_tables oid[], has_sublink boolean,
                  helpers oid[], helpers_unread oid[], helper_tables oid[],
-                 new_qual text, new_check text, changes text[])
+                 rewrite_ddl text, rewrite_note text)
   AS 'MODULE_PATHNAME', 'oauth_rls_audit_policies' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls._audit_policies(oid[]) IS
   'Internal to oauth_rls.audit(): the policies of the given tables with what their trees call and read, and their rewrite where audit() proposes one';
@@ -167,7 +168,7 @@ pol AS MATERIALIZED (
          p.polname LIKE 'oauth\_rls\_guard\_%' AS guard_named,
          p.per_row_calls, p.client_aware, p.user_metadata, p.using_true, p.check_true,
          p.jwt_client_tests, p.guard_table, p.guard_command, p.reads_tables, p.has_sublink,
-         p.helpers, p.helpers_unread, p.helper_tables, p.new_qual, p.new_check, p.changes
+         p.helpers, p.helpers_unread, p.helper_tables, p.rewrite_ddl, p.rewrite_note
     FROM tpol p
     JOIN tbl t ON t.oid = p.polrelid
     JOIN role_set rn ON rn.polroles = p.polroles
@@ -261,23 +262,6 @@ view_bypass AS (
      AND (v.relkind = 'm' OR o.rolsuper OR o.rolbypassrls
           OR (pg_has_role(v.relowner, t.relowner, 'USAGE') AND NOT t.relforcerowsecurity))
    GROUP BY v.oid, v.nspname, v.relname, v.relkind, v.qname, v.reachers
-),
-rewritten AS MATERIALIZED (
-  -- The policies with something to rewrite, deparsed once each (by
-  -- _audit_policies()).
-  SELECT up.oid, up.polrelid, up.polname, up.qname, up.new_qual, up.new_check, up.changes
-    FROM user_pol up
-   WHERE cardinality(up.per_row_calls) > 0 OR up.jwt_client_tests > 0
-),
-rewrite AS (
-  -- ALTER POLICY for every policy whose trees the rewrite changes.
-  SELECT u.oid, u.polrelid, u.polname,
-         format('ALTER POLICY %I ON %s%s%s;', u.polname, u.qname,
-                ' USING (' || u.new_qual || ')', ' WITH CHECK (' || u.new_check || ')') AS ddl,
-         format('replaces %s: the same values, computed once per statement instead of once per row, '
-                'with no subquery added', array_to_string(u.changes, ', ')) AS note
-    FROM rewritten u
-   WHERE u.new_qual IS NOT NULL OR u.new_check IS NOT NULL
 ),
 guard_expect AS (
   -- What guard() makes for each command: name, command letter, which trees.
@@ -396,14 +380,16 @@ findings AS (
          format('Row level security is off on %s, and %s can read it: every row is visible to '
                 'every signed-in user, anonymous visitor and OAuth client.',
                 t.qname, array_to_string(t.readers, ' and ')) AS message,
-         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname) AS fix_ddl
+         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname) AS fix_ddl,
+         NULL::text AS plan_note
     FROM tbl t
    WHERE NOT t.relrowsecurity AND cardinality(t.readers) > 0 AND NOT plan_only
   UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'error', 'POLICIES_RLS_DISABLED',
          format('%s has %s polic%s (%s), but row level security is off, so none of them applies.',
                 t.qname, t.policies, CASE WHEN t.policies = 1 THEN 'y' ELSE 'ies' END, t.policy_names),
-         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname)
+         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname),
+         NULL
     FROM tstat t
    WHERE NOT t.relrowsecurity AND t.policies > 0 AND NOT plan_only
   UNION ALL
@@ -415,13 +401,15 @@ findings AS (
                        'policies (%s) only narrow what permissive ones grant, so only its owner and roles '
                        'with BYPASSRLS see any row. If users should reach it, add a permissive policy.',
                        t.qname, t.policy_names) END,
+         NULL,
          NULL
     FROM tstat t
    -- Guards and other restrictive policies grant nothing by themselves.
    WHERE t.relrowsecurity AND t.permissive_policies = 0 AND NOT plan_only
   UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, u.roles, 'warning', 'NOT_CLIENT_AWARE',
-         CASE WHEN NOT t.client_aware
+         CASE WHEN plan_only THEN NULL
+              WHEN NOT t.client_aware
            THEN format('No policy on %s looks at the OAuth client and it is not guarded: every OAuth '
                        'client (third-party apps and AI agents included) can do whatever the user can. '
                        'Guard it; the access matrix then lets first-party apps in and others only '
@@ -434,7 +422,11 @@ findings AS (
                        t.qname, u.commands,
                        CASE WHEN u.n_policies > 1 THEN 'ies' ELSE 'y' END, u.policies,
                        CASE WHEN u.n_policies > 1 THEN '' ELSE 'es' END, u.commands) END,
-         format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
+         format('SELECT oauth_rls.guard(%L::regclass);', t.qname),
+         CASE WHEN plan_only
+           THEN format('guards it: for %s no policy limits OAuth clients, so every client can do what '
+                       'the user can; with the guard, direct sessions and first-party apps keep their '
+                       'rights and other clients get what the access matrix allows', u.commands) END
     FROM tstat t JOIN unaware u ON u.oid = t.oid
   UNION ALL
   SELECT v.oid, v.nspname, v.relname, NULL, NULL, v.reachers, 'error', 'VIEW_BYPASSES_RLS',
@@ -453,29 +445,33 @@ findings AS (
                     'security_invoker.', v.qname, v.tables, array_to_string(v.reachers, ' and '),
                     CASE WHEN cardinality(v.reachers) = 1 THEN 's' ELSE '' END) END,
          CASE WHEN v.relkind = 'v' AND current_setting('server_version_num')::integer >= 150000
-              THEN format('ALTER VIEW %s SET (security_invoker = true);', v.qname) END
+              THEN format('ALTER VIEW %s SET (security_invoker = true);', v.qname) END,
+         NULL
     FROM view_bypass v
    WHERE NOT plan_only
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'warning', 'PER_ROW_CALL',
-         CASE WHEN r.ddl IS NOT NULL
+         CASE WHEN plan_only THEN NULL
+              WHEN p.rewrite_ddl IS NOT NULL
            THEN format('Policy %I on %s calls %s once per row; the fix %s.',
-                       p.polname, p.qname, array_to_string(p.per_row_calls, ', '), r.note)
+                       p.polname, p.qname, array_to_string(p.per_row_calls, ', '), p.rewrite_note)
            ELSE format('Policy %I on %s calls %s once per row. oauth_rls has no function of exactly the '
                        'same meaning to put in its place: wrap each call as (select ...) by hand, unless '
                        'the table''s policies read it back (a subquery in a policy makes PostgreSQL check '
                        'for policy recursion).', p.polname, p.qname, array_to_string(p.per_row_calls, ', '))
          END,
-         r.ddl
-    FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
+         p.rewrite_ddl, p.rewrite_note
+    FROM user_pol p
    WHERE cardinality(p.per_row_calls) > 0
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'info', 'JWT_CLIENT_ID',
-         format('Policy %I on %s reads client_id from the JWT by hand (auth.jwt() ->> ''client_id''); '
-                'oauth_rls.client_id() means the same, is computed once per statement, and refuses '
-                'malformed claims instead of reading them as a direct session.', p.polname, p.qname),
-         r.ddl
-    FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
+         CASE WHEN NOT plan_only
+           THEN format('Policy %I on %s reads client_id from the JWT by hand (auth.jwt() ->> '
+                       '''client_id''); oauth_rls.client_id() means the same, is computed once per '
+                       'statement, and refuses malformed claims instead of reading them as a direct '
+                       'session.', p.polname, p.qname) END,
+         p.rewrite_ddl, p.rewrite_note
+    FROM user_pol p
    WHERE p.jwt_client_tests > 0
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'error', 'USER_METADATA',
@@ -487,6 +483,7 @@ findings AS (
                        array_to_string(ARRAY(SELECT h::regprocedure::text FROM unnest(p.helpers) AS h
                                               ORDER BY 1), ', ') || ')'
                   ELSE '' END),
+         NULL,
          NULL
     FROM pol p
    WHERE p.user_metadata AND NOT plan_only
@@ -495,6 +492,7 @@ findings AS (
          format('%s permissive policies on %s apply to role %s for %s (%s): Postgres evaluates '
                 'every one of them for each row. Merge them into one policy whose condition '
                 'ORs theirs.', m.n, m.qname, m.role_name, m.cmd, m.names),
+         NULL,
          NULL
     FROM (SELECT p.polrelid, p.nspname, p.relname, p.qname, rn.role_name, c.cmd, count(*) AS n,
                  string_agg(p.polname, ', ' ORDER BY p.polname) AS names,
@@ -515,6 +513,7 @@ findings AS (
          format('Policy %I on %s lets %s %s any row: its condition is always true.',
                 p.polname, p.qname, array_to_string(p.role_names, ' and '),
                 CASE p.cmd WHEN 'all' THEN 'write' ELSE p.cmd END),
+         NULL,
          NULL
     FROM user_pol p
    WHERE p.polpermissive AND p.for_api AND p.cmd <> 'select' AND NOT plan_only
@@ -530,7 +529,8 @@ findings AS (
          'GUARD_MISSING',
          format('%s is guarded, but its guard policy oauth_rls_guard_%s was dropped: OAuth '
                 'clients are no longer limited by the access matrix for %s.', t.qname, e.cmd, e.cmd),
-         format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
+         format('SELECT oauth_rls.guard(%L::regclass);', t.qname),
+         NULL
     FROM tstat t CROSS JOIN guard_expect e
    WHERE t.guarded AND ('oauth_rls_guard_' || e.cmd) <> ALL (t.guard_policies) AND NOT plan_only
   UNION ALL
@@ -539,7 +539,8 @@ findings AS (
                 'policy for PUBLIC calling oauth_rls.allows(%L::regclass, %L)): it was '
                 'edited, so it may not enforce the access matrix.',
                 p.polname, p.qname, upper(e.cmd), p.qname, e.cmd),
-         format('DROP POLICY %I ON %s; SELECT oauth_rls.guard(%L::regclass);', p.polname, p.qname, p.qname)
+         format('DROP POLICY %I ON %s; SELECT oauth_rls.guard(%L::regclass);', p.polname, p.qname, p.qname),
+         NULL
     FROM pol p
     JOIN guard_expect e ON p.polname = 'oauth_rls_guard_' || e.cmd
    WHERE (p.polpermissive OR p.polcmd <> e.letter::"char" OR p.polroles <> '{0}'::oid[]
@@ -552,6 +553,7 @@ findings AS (
                 '%s on %s, but the policy finds no rows of %s for them, so they get nothing. '
                 'Allow select on %s for %s, or read it through a SECURITY DEFINER function.',
                 d.polname, d.qname, d.other, d.tier, d.cmd, d.qname, d.other, d.other, d.tier),
+         NULL,
          NULL
     FROM dependency d
    WHERE NOT plan_only
@@ -564,6 +566,7 @@ findings AS (
                 array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
                                        WHERE c = ANY (r.cmds)), ', '),
                 t.qname, coalesce(s.readers, '-'), r.cycle),
+         NULL,
          NULL
     FROM recursion r
     JOIN tbl t ON t.oid = r.start
@@ -577,6 +580,7 @@ findings AS (
                 p.polname, p.qname,
                 array_to_string(ARRAY(SELECT h::regprocedure::text FROM unnest(p.helpers_unread) AS h
                                        ORDER BY 1), ', ')),
+         NULL,
          NULL
     FROM user_pol p
    WHERE cardinality(p.helpers_unread) > 0 AND NOT plan_only
@@ -586,7 +590,8 @@ findings AS (
                 'resolve through the caller''s search_path, which the caller may choose (a table or '
                 'function of the same name earlier on the path is used instead).',
                 h.oid::regprocedure, h.used_by),
-         format('ALTER FUNCTION %s SET search_path = public, extensions, pg_temp;', h.oid::regprocedure)
+         format('ALTER FUNCTION %s SET search_path = public, extensions, pg_temp;', h.oid::regprocedure),
+         NULL
     FROM helper_fn h
     JOIN pg_proc f ON f.oid = h.oid
     JOIN pg_namespace n ON n.oid = f.pronamespace
@@ -603,7 +608,8 @@ findings AS (
                 CASE WHEN h.oid IS NOT NULL THEN format('; policies call it (%s), so they need it to stay '
                                                         'executable', h.used_by) ELSE '' END),
          CASE WHEN h.oid IS NULL
-              THEN format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, anon, authenticated;', f.signature) END
+              THEN format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, anon, authenticated;', f.signature) END,
+         NULL
     FROM fn f
     LEFT JOIN helper_fn h ON h.oid = f.oid
    WHERE cardinality(f.executors) > 0
@@ -613,7 +619,8 @@ findings AS (
                 'A public bucket serves each object by its URL without any policy: listing lets '
                 'everyone enumerate them.', b.id, b.policies),
          CASE WHEN b.policies NOT LIKE '%,%'
-              THEN format('DROP POLICY %I ON storage.objects;', b.policies) END
+              THEN format('DROP POLICY %I ON storage.objects;', b.policies) END,
+         NULL
     FROM bucket b
   UNION ALL
   SELECT NULL, n.nspname, e.extname, NULL, NULL, NULL, 'warning', 'EXTENSION_IN_PUBLIC',
@@ -624,7 +631,8 @@ findings AS (
          -- in schema extensions, a decision about what depends on it.
          CASE WHEN e.extrelocatable AND to_regnamespace('extensions') IS NOT NULL
                    AND (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
-              THEN format('ALTER EXTENSION %I SET SCHEMA extensions;', e.extname) END
+              THEN format('ALTER EXTENSION %I SET SCHEMA extensions;', e.extname) END,
+         NULL
     FROM pg_extension e
     JOIN pg_namespace n ON n.oid = e.extnamespace
    WHERE n.nspname = 'public' AND (schemas IS NULL OR 'public' = ANY (schemas)) AND NOT plan_only
@@ -635,25 +643,16 @@ findings AS (
                 string_agg(format('%s: %s', m.tier, CASE WHEN cardinality(m.commands) = 0 THEN 'none'
                                                           ELSE array_to_string(m.commands, ',') END),
                            '; ' ORDER BY m.tier)),
-         format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
+         format('SELECT oauth_rls.guard(%L::regclass);', t.qname),
+         NULL
     FROM tbl t JOIN oauth_rls.access_matrix m ON m.tbl = t.oid
    WHERE NOT t.guarded AND NOT plan_only
    GROUP BY t.oid, t.nspname, t.relname, t.qname
 )
+-- plan_note: why the rewrite runs fix_ddl, for plan_rewrite().
 SELECT f.relid, f.nspname, f.relname, f.polname, f.cmd, f.roles, f.severity, f.code, f.message, f.fix_ddl,
-       -- Why the rewrite runs fix_ddl, for plan_rewrite().
-       CASE f.code
-         WHEN 'NOT_CLIENT_AWARE'
-           THEN format('guards it: for %s no policy limits OAuth clients, so every client can do what the '
-                       'user can; with the guard, direct sessions and first-party apps keep their rights '
-                       'and other clients get what the access matrix allows', u.commands)
-         WHEN 'PER_ROW_CALL' THEN r.note
-         WHEN 'JWT_CLIENT_ID' THEN r.note
-       END AS plan_note
-  FROM findings f
-  LEFT JOIN rewrite r ON f.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID') AND r.polrelid = f.relid
-                     AND r.polname = f.polname
-  LEFT JOIN unaware u ON f.code = 'NOT_CLIENT_AWARE' AND u.oid = f.relid;
+       f.plan_note
+  FROM findings f;
 END
 $$;
 
