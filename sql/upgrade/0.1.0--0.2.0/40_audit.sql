@@ -44,6 +44,15 @@ CREATE FUNCTION oauth_rls._audit_policies(tables oid[])
 COMMENT ON FUNCTION oauth_rls._audit_policies(oid[]) IS
   'Internal to oauth_rls.audit(): the policies of the given tables with what their trees call and read, and their rewrite where audit() proposes one';
 
+-- The commands an API role may run on a relation (C, see
+-- src/audit_access.c): bits 1 select, 2 insert, 4 update, 8 delete, where
+-- the role may use the schema and holds a table privilege, or a column
+-- privilege for select, insert and update.
+CREATE FUNCTION oauth_rls._api_commands(relid oid, nsp oid, role oid) RETURNS integer
+  AS 'MODULE_PATHNAME', 'oauth_rls_api_commands' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._api_commands(oid, oid, oid) IS
+  'Internal to oauth_rls.audit(): the commands a role may run on a relation (schema USAGE and a table or column privilege), as bits 1 select, 2 insert, 4 update, 8 delete';
+
 CREATE FUNCTION oauth_rls._public_buckets() RETURNS SETOF text
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
@@ -92,12 +101,12 @@ ext_member AS (
 ),
 rel_base AS (
   SELECT c.oid, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions, n.oid AS nsp,
-         n.nspname, a.anon, a.authenticated,
-         -- Column grants (rare) let a role read through RLS too.  (A count,
-         -- so that it stays an index probe per table, never a scan of every
-         -- column of the database.)
-         (SELECT count(*) FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
-             AND ca.attacl IS NOT NULL) > 0 AS column_acl
+         n.nspname,
+         -- The commands each API role may run on it (schema USAGE and a
+         -- table or column privilege), as bits: 1 select, 2 insert, 4
+         -- update, 8 delete.  One call per role reads each ACL once.
+         coalesce(oauth_rls._api_commands(c.oid, n.oid, a.anon), 0) AS anon_cmds,
+         coalesce(oauth_rls._api_commands(c.oid, n.oid, a.authenticated), 0) AS authenticated_cmds
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
    CROSS JOIN api_oid a
@@ -109,35 +118,21 @@ rel_base AS (
 ),
 rel AS MATERIALIZED (
   -- Tables, views and materialized views of the audited schemas, with the API
-  -- roles that can reach them: the role may use the schema and holds a table
-  -- or column privilege.  (What is read per relation is read by index or in
-  -- one pass: the cost follows the audited schemas, not the catalogs.)
+  -- roles that can read them (SELECT) and reach them (any command).  (What
+  -- is read per relation is read by index or in one pass: the cost follows
+  -- the audited schemas, not the catalogs.)
   SELECT c.oid, c.nspname, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions,
          format('%I.%I', c.nspname, c.relname) AS qname,
-         array_remove(ARRAY[
-           CASE WHEN has_schema_privilege(c.anon, c.nsp, 'USAGE')
-                     AND (has_table_privilege(c.anon, c.oid, 'SELECT')
-                          OR (c.column_acl AND has_any_column_privilege(c.anon, c.oid, 'SELECT')))
-                THEN 'anon' END,
-           CASE WHEN has_schema_privilege(c.authenticated, c.nsp, 'USAGE')
-                     AND (has_table_privilege(c.authenticated, c.oid, 'SELECT')
-                          OR (c.column_acl AND has_any_column_privilege(c.authenticated, c.oid, 'SELECT')))
-                THEN 'authenticated' END], NULL) AS readers,
-         array_remove(ARRAY[
-           CASE WHEN has_schema_privilege(c.anon, c.nsp, 'USAGE')
-                     AND (has_table_privilege(c.anon, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
-                          OR (c.column_acl
-                              AND has_any_column_privilege(c.anon, c.oid, 'SELECT,INSERT,UPDATE')))
-                THEN 'anon' END,
-           CASE WHEN has_schema_privilege(c.authenticated, c.nsp, 'USAGE')
-                     AND (has_table_privilege(c.authenticated, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
-                          OR (c.column_acl
-                              AND has_any_column_privilege(c.authenticated, c.oid, 'SELECT,INSERT,UPDATE')))
-                THEN 'authenticated' END], NULL) AS reachers
+         array_remove(ARRAY[CASE WHEN c.anon_cmds & 1 <> 0 THEN 'anon' END,
+                            CASE WHEN c.authenticated_cmds & 1 <> 0 THEN 'authenticated' END], NULL) AS readers,
+         array_remove(ARRAY[CASE WHEN c.anon_cmds <> 0 THEN 'anon' END,
+                            CASE WHEN c.authenticated_cmds <> 0 THEN 'authenticated' END], NULL) AS reachers,
+         c.anon_cmds, c.authenticated_cmds
     FROM rel_base c
 ),
 tbl AS MATERIALIZED (
   SELECT r.oid, r.nspname, r.relname, r.relrowsecurity, r.qname, r.readers, r.reachers,
+         r.anon_cmds, r.authenticated_cmds,
          EXISTS (SELECT 1 FROM oauth_rls.guarded_tables g WHERE g.tbl = r.oid) AS guarded
     FROM rel r
    WHERE r.relkind IN ('r', 'p')
@@ -151,8 +146,15 @@ role_set AS MATERIALIZED (
   -- thousands of policies.
   SELECT s.polroles,
          ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
-                 FROM unnest(s.polroles) AS r ORDER BY 1) AS role_names
+                 FROM unnest(s.polroles) AS r ORDER BY 1) AS role_names,
+         -- Whether each API role is subject to them (directly, through
+         -- PUBLIC, or through a role it belongs to).
+         (0 = ANY (s.polroles) OR EXISTS (SELECT 1 FROM unnest(s.polroles) AS r(oid)
+                                           WHERE pg_has_role(a.anon, r.oid, 'USAGE'))) AS anon_subject,
+         (0 = ANY (s.polroles) OR EXISTS (SELECT 1 FROM unnest(s.polroles) AS r(oid)
+                                           WHERE pg_has_role(a.authenticated, r.oid, 'USAGE'))) AS authenticated_subject
     FROM (SELECT DISTINCT p.polroles FROM tpol p) s
+   CROSS JOIN api_oid a
 ),
 pol AS MATERIALIZED (
   SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles, p.has_qual, p.has_check,
@@ -162,7 +164,7 @@ pol AS MATERIALIZED (
          CASE p.polcmd WHEN '*' THEN '{select,insert,update,delete}'::text[]
                        ELSE ARRAY[CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert'
                                                 WHEN 'w' THEN 'update' ELSE 'delete' END] END AS cmds,
-         rn.role_names,
+         rn.role_names, rn.anon_subject, rn.authenticated_subject,
          -- Whether anon or authenticated (directly or through PUBLIC) is subject to it.
          (0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT a.oid FROM api_role a)) AS for_api,
          p.polname LIKE 'oauth\_rls\_guard\_%' AS guard_named,
@@ -198,16 +200,11 @@ api_cmd AS MATERIALIZED (
   SELECT t.oid, a.rolname::text AS rolname, c.cmd, p.polname, p.polpermissive, p.client_aware
     FROM tbl t
     JOIN api_role a ON a.rolname = ANY (t.reachers)
-   CROSS JOIN (VALUES ('select'), ('insert'), ('update'), ('delete')) AS c(cmd)
+   CROSS JOIN (VALUES ('select', 1), ('insert', 2), ('update', 4), ('delete', 8)) AS c(cmd, bit)
     JOIN pol p ON p.polrelid = t.oid AND c.cmd = ANY (p.cmds)
-              AND (0 = ANY (p.polroles)
-                   OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS r(oid)
-                               WHERE pg_has_role(a.oid, r.oid, 'USAGE')))
+              AND CASE a.rolname WHEN 'anon' THEN p.anon_subject ELSE p.authenticated_subject END
    WHERE t.relrowsecurity AND NOT t.guarded
-     AND (has_table_privilege(a.oid, t.oid, c.cmd)
-          OR (c.cmd <> 'delete' AND EXISTS (SELECT 1 FROM pg_attribute ca WHERE ca.attrelid = t.oid AND ca.attnum > 0
-                                                     AND ca.attacl IS NOT NULL)
-              AND has_any_column_privilege(a.oid, t.oid, c.cmd)))
+     AND (CASE a.rolname WHEN 'anon' THEN t.anon_cmds ELSE t.authenticated_cmds END) & c.bit <> 0
 ),
 open_cmd AS (
   -- Where OAuth clients get whatever the user gets: permissive policies are
@@ -696,6 +693,7 @@ REVOKE ALL ON FUNCTION
   oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._audit_policies(oid[]),
+  oauth_rls._api_commands(oid, oid, oid),
   oauth_rls._public_buckets(),
   oauth_rls._audit(text[], boolean)
   FROM PUBLIC;
@@ -703,6 +701,7 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls._policy_facts(pg_node_tree, pg_node_tree),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
   oauth_rls._audit_policies(oid[]),
+  oauth_rls._api_commands(oid, oid, oid),
   oauth_rls._public_buckets(),
   oauth_rls._audit(text[], boolean)
   TO @extowner@ WITH GRANT OPTION;
