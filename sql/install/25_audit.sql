@@ -10,20 +10,25 @@ CREATE FUNCTION oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_
 COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) IS
   'Internal to oauth_rls.plan_rewrite(): each expression with auth.uid(), auth.jwt() and auth.jwt() ->> ''client_id'' replaced by their oauth_rls equivalents (NULL where nothing changes), and what was replaced';
 
--- Every policy of the given tables, with the facts of _policy_facts() and,
+-- Every policy of the given tables as audit() reads it (its table's names,
+-- its commands, its roles' names, whether the API roles anon and
+-- authenticated are subject to it), with the facts of _policy_facts() and,
 -- for the policies audit() rewrites, the ALTER POLICY that applies what
 -- _rewrite_policy() returns and what it replaces: each tree parsed once, in
 -- one call (C, see src/audit_policies.c).
-CREATE FUNCTION oauth_rls._audit_policies(tables oid[])
+CREATE FUNCTION oauth_rls._audit_policies(tables oid[], anon oid, authenticated oid)
   RETURNS TABLE (oid oid, polrelid oid, polname name, polcmd "char", polpermissive boolean,
                  polroles oid[], has_qual boolean, has_check boolean,
+                 nspname name, relname name, qname text, cmd text, cmds text[], role_names text[],
+                 anon_subject boolean, authenticated_subject boolean, for_api boolean,
+                 guard_named boolean,
                  per_row_calls text[], client_aware boolean, user_metadata boolean,
                  using_true boolean, check_true boolean, jwt_client_tests integer,
                  guard_table oid, guard_command text, reads_tables oid[], has_sublink boolean,
                  helpers oid[], helpers_unread oid[], helper_tables oid[],
                  rewrite_ddl text, rewrite_note text)
   AS 'MODULE_PATHNAME', 'oauth_rls_audit_policies' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION oauth_rls._audit_policies(oid[]) IS
+COMMENT ON FUNCTION oauth_rls._audit_policies(oid[], oid, oid) IS
   'Internal to oauth_rls.audit(): the policies of the given tables with what their trees call and read, and their rewrite where audit() proposes one';
 
 -- The commands an API role may run on a relation (C, see
@@ -157,43 +162,15 @@ tbl AS MATERIALIZED (
     FROM rel r
    WHERE r.relkind IN ('r', 'p')
 ),
-tpol AS MATERIALIZED (
-  -- The policies of the tables, with their facts and rewrites: one call.
-  SELECT * FROM oauth_rls._audit_policies(ARRAY(SELECT t.oid FROM tbl t))
-),
-role_set AS MATERIALIZED (
-  -- The names of each distinct set of policy roles: a few sets serve
-  -- thousands of policies.
-  SELECT s.polroles,
-         ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
-                 FROM unnest(s.polroles) AS r ORDER BY 1) AS role_names,
-         -- Whether each API role is subject to them (directly, through
-         -- PUBLIC, or through a role it belongs to).
-         (0 = ANY (s.polroles) OR EXISTS (SELECT 1 FROM unnest(s.polroles) AS r(oid)
-                                           WHERE pg_has_role(a.anon, r.oid, 'USAGE'))) AS anon_subject,
-         (0 = ANY (s.polroles) OR EXISTS (SELECT 1 FROM unnest(s.polroles) AS r(oid)
-                                           WHERE pg_has_role(a.authenticated, r.oid, 'USAGE'))) AS authenticated_subject
-    FROM (SELECT DISTINCT p.polroles FROM tpol p) s
-   CROSS JOIN api_oid a
-),
 pol AS MATERIALIZED (
-  SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles, p.has_qual, p.has_check,
-         t.nspname, t.relname, t.qname,
-         CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
-                       WHEN 'd' THEN 'delete' ELSE 'all' END AS cmd,
-         CASE p.polcmd WHEN '*' THEN '{select,insert,update,delete}'::text[]
-                       ELSE ARRAY[CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert'
-                                                WHEN 'w' THEN 'update' ELSE 'delete' END] END AS cmds,
-         rn.role_names, rn.anon_subject, rn.authenticated_subject,
-         -- Whether anon or authenticated (directly or through PUBLIC) is subject to it.
-         (0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT a.oid FROM api_role a)) AS for_api,
-         p.polname LIKE 'oauth\_rls\_guard\_%' AS guard_named,
-         p.per_row_calls, p.client_aware, p.user_metadata, p.using_true, p.check_true,
-         p.jwt_client_tests, p.guard_table, p.guard_command, p.reads_tables, p.has_sublink,
-         p.helpers, p.helpers_unread, p.helper_tables, p.rewrite_ddl, p.rewrite_note
-    FROM tpol p
-    JOIN tbl t ON t.oid = p.polrelid
-    JOIN role_set rn ON rn.polroles = p.polroles
+  -- The policies of the tables, with their facts and rewrites: one call.
+  -- cmd is the command as audit() names it (all for ALL), cmds the commands
+  -- it covers; for_api whether anon or authenticated (directly or through
+  -- PUBLIC) is subject to it; anon_subject and authenticated_subject
+  -- whether the role is, directly, through PUBLIC or through a role it
+  -- belongs to.
+  SELECT p.* FROM api_oid a
+   CROSS JOIN LATERAL oauth_rls._audit_policies(ARRAY(SELECT t.oid FROM tbl t), a.anon, a.authenticated) p
 ),
 user_pol AS NOT MATERIALIZED (
   SELECT * FROM pol WHERE NOT guard_named
@@ -959,7 +936,7 @@ REVOKE ALL ON FUNCTION
   oauth_rls._policies_changed(oid),
   oauth_rls._lock_for_rewrite(oid, text),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
-  oauth_rls._audit_policies(oid[]),
+  oauth_rls._audit_policies(oid[], oid, oid),
   oauth_rls._api_commands(oid, oid, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
@@ -975,7 +952,7 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls._policies_changed(oid),
   oauth_rls._lock_for_rewrite(oid, text),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
-  oauth_rls._audit_policies(oid[]),
+  oauth_rls._audit_policies(oid[], oid, oid),
   oauth_rls._api_commands(oid, oid, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
