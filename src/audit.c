@@ -1298,23 +1298,16 @@ rewrite_tree(RewriteCtx *ctx, Node *tree, List *dpcontext, bool *isnull)
 
 /* See audit.h: a policy's trees rewritten, as _rewrite_policy() returns them. */
 void
-audit_rewrite_policy(const AuditFuncs *funcs, Node *qual, Node *check, Oid relid,
+audit_rewrite_policy(const AuditFuncs *funcs, Node *qual, Node *check, List *dpcontext,
 					 Datum *values, bool *nulls)
 {
 	RewriteCtx	ctx = {funcs, 0, false, NIL};
-	char	   *relname = get_rel_name(relid);
-	List	   *dpcontext;
 	Datum	   *changes;
 	int			i = 0;
 	ListCell   *lc;
 
-	if (relname == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
 	nulls[0] = nulls[1] = true;
 	nulls[2] = false;
-	dpcontext = deparse_context_for(relname, relid);
 	if (qual != NULL)
 		values[0] = rewrite_tree(&ctx, qual, dpcontext, &nulls[0]);
 	if (check != NULL)
@@ -1337,6 +1330,8 @@ oauth_rls_rewrite_policy(PG_FUNCTION_ARGS)
 {
 	Node	   *qual = tree_arg(fcinfo, 0);
 	Node	   *check = tree_arg(fcinfo, 1);
+	Oid			relid = PG_GETARG_OID(2);
+	char	   *relname = get_rel_name(relid);
 	TupleDesc	tupdesc;
 	Datum		values[3];
 	bool		nulls[3];
@@ -1345,8 +1340,13 @@ oauth_rls_rewrite_policy(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("oauth_rls._rewrite_policy must be declared with OUT parameters")));
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
 	tupdesc = BlessTupleDesc(tupdesc);
-	audit_rewrite_policy(audit_funcs(fcinfo), qual, check, PG_GETARG_OID(2), values, nulls);
+	audit_rewrite_policy(audit_funcs(fcinfo), qual, check, deparse_context_for(relname, relid),
+						 values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

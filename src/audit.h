@@ -10,7 +10,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "nodes/nodes.h"
+#include "nodes/pg_list.h"
 
 /* What a known function is to the audit; one function may be several. */
 #define AUDIT_FN_PER_REQUEST	0x01	/* same answer for every row of a request */
@@ -78,10 +78,22 @@ extern void audit_policy_facts(AuditFuncs *funcs, Node *qual, Node *check,
 
 /*
  * audit.c: what oauth_rls._rewrite_policy() returns (new_qual, new_check,
- * changes) into values/nulls of three each.
+ * changes) into values/nulls of three each; dpcontext is
+ * deparse_context_for() the policy's table (one serves all its policies).
  */
-extern void audit_rewrite_policy(const AuditFuncs *funcs, Node *qual, Node *check, Oid relid,
-								 Datum *values, bool *nulls);
+extern void audit_rewrite_policy(const AuditFuncs *funcs, Node *qual, Node *check,
+								 List *dpcontext, Datum *values, bool *nulls);
+
+/*
+ * audit_access.c: the commands role may run on a relation in schema nsp
+ * (AUDIT_CMD_* bits; none without USAGE on the schema), as
+ * oauth_rls._api_commands() answers.
+ */
+#define AUDIT_CMD_SELECT	1
+#define AUDIT_CMD_INSERT	2
+#define AUDIT_CMD_UPDATE	4
+#define AUDIT_CMD_DELETE	8
+extern int	audit_api_commands(Oid relid, Oid nsp, Oid role);
 
 /* audit.c: walks a helper's analysed body into facts (audit_helpers.c). */
 extern void audit_walk_body(AuditFuncs *funcs, List *queries, Node *result, HelperFacts *facts);

@@ -18,21 +18,18 @@
 #include "utils/acl.h"
 #include "utils/syscache.h"
 
-/* The commands of the mask, in the order audit() lists them. */
-#define API_SELECT	1
-#define API_INSERT	2
-#define API_UPDATE	4
-#define API_DELETE	8
+#include "audit.h"
+
 
 static const struct
 {
 	int			bit;
 	AclMode		mode;
 }			api_commands[] = {
-	{API_SELECT, ACL_SELECT},
-	{API_INSERT, ACL_INSERT},
-	{API_UPDATE, ACL_UPDATE},
-	{API_DELETE, ACL_DELETE},
+	{AUDIT_CMD_SELECT, ACL_SELECT},
+	{AUDIT_CMD_INSERT, ACL_INSERT},
+	{AUDIT_CMD_UPDATE, ACL_UPDATE},
+	{AUDIT_CMD_DELETE, ACL_DELETE},
 };
 
 /* has_schema_privilege(role, nsp, 'USAGE'), false for a dropped schema. */
@@ -87,11 +84,15 @@ PG_FUNCTION_INFO_V1(oauth_rls_api_commands);
 Datum
 oauth_rls_api_commands(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	Oid			nsp = PG_GETARG_OID(1);
-	Oid			role = PG_GETARG_OID(2);
+	PG_RETURN_INT32(audit_api_commands(PG_GETARG_OID(0), PG_GETARG_OID(1), PG_GETARG_OID(2)));
+}
 
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) || !schema_usage(nsp, role))
-		PG_RETURN_INT32(0);
-	PG_RETURN_INT32(relation_commands(relid, role));
+/* See audit.h. */
+int
+audit_api_commands(Oid relid, Oid nsp, Oid role)
+{
+	if (!OidIsValid(role) || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
+		!schema_usage(nsp, role))
+		return 0;
+	return relation_commands(relid, role);
 }

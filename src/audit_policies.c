@@ -9,6 +9,13 @@
  * the executor kept a tuplestore per call.  Here each policy row is read
  * once by index, each tree is parsed once, and the facts and the rewrite
  * are computed from the same parsed trees; the rows go into one tuplestore.
+ *
+ * What audit() adds up per table is added up here too, from the table's
+ * policies while they are at hand: one summary row per table (is_table)
+ * follows its policies' rows.  It holds the counts and names the table
+ * findings print, and which OAuth clients' requests no policy limits
+ * (NOT_CLIENT_AWARE), which took audit() a join of every policy with every
+ * API role and command, and three sorts per table.
  */
 #include "postgres.h"
 
@@ -25,10 +32,12 @@
 #include "utils/array.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -36,25 +45,71 @@
 
 /*
  * The columns of _audit_policies(): the policy (POLICY_NATTS, see
- * policy_columns()), its facts, its rewrite.
+ * policy_columns()), its facts, its rewrite, then shares_command and the
+ * table summary's (TABLE_NATTS, see table_row()).
  */
 #define POLICY_NATTS 18
 #define REWRITE_NATTS 2
-#define AUDIT_POLICIES_NATTS (POLICY_NATTS + AUDIT_FACTS_NATTS + REWRITE_NATTS)
+#define FACTS_AT POLICY_NATTS
+#define REWRITE_AT (FACTS_AT + AUDIT_FACTS_NATTS)
+#define SHARES_AT (REWRITE_AT + REWRITE_NATTS)
+#define TABLE_AT (SHARES_AT + 1)
+#define TABLE_NATTS 10
+#define AUDIT_POLICIES_NATTS (TABLE_AT + TABLE_NATTS)
+
+/* column numbers within the policy's own columns and its facts */
+#define COL_NSPNAME 8
+#define COL_RELNAME 9
+#define COL_QNAME 10
+#define COL_GUARD_NAMED 17
+#define FACT_PER_ROW 0
+#define FACT_CLIENT_AWARE 1
+#define FACT_JWT_CLIENT 5
+
+/* The commands as audit() lists them, with their bits. */
+static const struct
+{
+	const char *name;
+	int			bit;
+}			commands[] = {
+	{"select", AUDIT_CMD_SELECT},
+	{"insert", AUDIT_CMD_INSERT},
+	{"update", AUDIT_CMD_UPDATE},
+	{"delete", AUDIT_CMD_DELETE},
+};
+#define ALL_COMMANDS (AUDIT_CMD_SELECT | AUDIT_CMD_INSERT | AUDIT_CMD_UPDATE | AUDIT_CMD_DELETE)
 
 /* Guards are named so by guard(); the rewrite leaves them alone. */
 #define GUARD_PREFIX "oauth_rls_guard_"
 
-/* The table whose policies are read, and the API roles (InvalidOid: none). */
+/* The API roles whose access audit() reports. */
+#define API_ROLES 2
+static const char *const api_role_names[API_ROLES] = {"anon", "authenticated"};
+
+/* The table whose policies are read. */
 typedef struct AuditTable
 {
 	Oid			relid;
 	Datum		nspname;		/* name */
 	Datum		relname;		/* name */
 	char	   *qname;			/* as format('%I.%I') spells it */
-	Oid			anon;
-	Oid			authenticated;
+	List	   *dpcontext;		/* deparse_context_for() it, made when needed */
+	Oid			roles[API_ROLES];	/* anon, authenticated (InvalidOid: none) */
+	int			role_cmds[API_ROLES];	/* what each may run on it (AUDIT_CMD_*) */
 } AuditTable;
+
+/* One policy's row, kept until the table's summary is made. */
+typedef struct PolicyRow
+{
+	Datum		values[AUDIT_POLICIES_NATTS];
+	bool		nulls[AUDIT_POLICIES_NATTS];
+	const char *name;
+	bool		permissive;
+	bool		guard;			/* named as guard() names its policies */
+	bool		client_aware;
+	bool		subject[API_ROLES]; /* whether the API role is subject to it */
+	int			cmds;			/* AUDIT_CMD_* it covers */
+} PolicyRow;
 
 /* A pg_node_tree column of a pg_policy row, parsed, or NULL. */
 static Node *
@@ -73,8 +128,8 @@ policy_tree(HeapTuple tuple, TupleDesc desc, int attnum)
  * them, into values/nulls (both NULL when the rewrite changes nothing).
  */
 static void
-rewrite_columns(AuditFuncs *funcs, Form_pg_policy pol, const char *qname, Node *qual, Node *check,
-				Datum *values, bool *nulls)
+rewrite_columns(AuditFuncs *funcs, Form_pg_policy pol, const AuditTable *t, Node *qual,
+				Node *check, Datum *values, bool *nulls)
 {
 	Datum		rw[3];			/* new_qual, new_check, changes */
 	bool		rw_null[3];
@@ -83,12 +138,13 @@ rewrite_columns(AuditFuncs *funcs, Form_pg_policy pol, const char *qname, Node *
 	Datum	   *elems;
 	int			n;
 
-	audit_rewrite_policy(funcs, qual, check, pol->polrelid, rw, rw_null);
+	audit_rewrite_policy(funcs, qual, check, t->dpcontext, rw, rw_null);
 	nulls[0] = nulls[1] = rw_null[0] && rw_null[1];
 	if (nulls[0])
 		return;
 	initStringInfo(&ddl);
-	appendStringInfo(&ddl, "ALTER POLICY %s ON %s", quote_identifier(NameStr(pol->polname)), qname);
+	appendStringInfo(&ddl, "ALTER POLICY %s ON %s", quote_identifier(NameStr(pol->polname)),
+					 t->qname);
 	if (!rw_null[0])
 		appendStringInfo(&ddl, " USING (%s)", TextDatumGetCString(rw[0]));
 	if (!rw_null[1])
@@ -105,6 +161,16 @@ rewrite_columns(AuditFuncs *funcs, Form_pg_policy pol, const char *qname, Node *
 	appendStringInfoString(&ddl, ": the same values, computed once per statement instead of once "
 						   "per row, with no subquery added");
 	values[1] = CStringGetTextDatum(ddl.data);
+}
+
+/* A name datum's storage: NAMEDATALEN bytes, zero-padded. */
+static Name
+namein_copy(const char *s)
+{
+	Name		n = palloc0(sizeof(NameData));
+
+	namestrcpy(n, s);
+	return n;
 }
 
 /* The elements of a policy's roles (never NULL, never null elements). */
@@ -170,37 +236,41 @@ subject_to(Datum *oids, int n, Oid role, bool direct_only)
 	return false;
 }
 
-/* The command a policy is for, as audit() names it, and the commands it covers. */
-static void
-command_columns(char polcmd, Datum *values)
+/* The commands a policy covers (AUDIT_CMD_*); '*' is ALL. */
+static int
+policy_commands(char polcmd)
 {
-	static const char *const all[] = {"select", "insert", "update", "delete"};
-	const char *cmd;
-	Datum		elems[4];
-	int			n = 0;
-
 	switch (polcmd)
 	{
 		case 'r':
-			cmd = "select";
-			break;
+			return AUDIT_CMD_SELECT;
 		case 'a':
-			cmd = "insert";
-			break;
+			return AUDIT_CMD_INSERT;
 		case 'w':
-			cmd = "update";
-			break;
+			return AUDIT_CMD_UPDATE;
 		case 'd':
-			cmd = "delete";
-			break;
+			return AUDIT_CMD_DELETE;
 		default:
-			cmd = "all";
-			break;
+			return ALL_COMMANDS;
 	}
+}
+
+/* The command a policy is for, as audit() names it, and the commands it covers. */
+static void
+command_columns(int cmds, Datum *values)
+{
+	Datum		elems[lengthof(commands)];
+	int			n = 0;
+	const char *cmd = "all";
+
+	for (size_t i = 0; i < lengthof(commands); i++)
+		if (cmds & commands[i].bit)
+		{
+			elems[n++] = CStringGetTextDatum(commands[i].name);
+			if (cmds == commands[i].bit)
+				cmd = commands[i].name;
+		}
 	values[0] = CStringGetTextDatum(cmd);
-	for (int i = 0; i < 4; i++)
-		if (strcmp(cmd, "all") == 0 || strcmp(cmd, all[i]) == 0)
-			elems[n++] = CStringGetTextDatum(all[i]);
 	values[1] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
@@ -212,76 +282,256 @@ command_columns(char polcmd, Datum *values)
  */
 static void
 policy_columns(const AuditTable *t, HeapTuple tuple, TupleDesc desc, Node *qual, Node *check,
-			   Datum *values, bool *nulls)
+			   PolicyRow *row)
 {
 	Form_pg_policy pol = (Form_pg_policy) GETSTRUCT(tuple);
+	Datum	   *values = row->values;
 	bool		isnull;
 	Datum		rolesd = heap_getattr(tuple, Anum_pg_policy_polroles, desc, &isnull);
-	ArrayType  *roles;
 	Datum	   *oids;
 	int			n;
 
 	/* polroles is never NULL (BKI_FORCE_NOT_NULL) */
 	Assert(!isnull);
-	roles = DatumGetArrayTypeP(rolesd);
-	oids = role_oids(roles, &n);
+	oids = role_oids(DatumGetArrayTypeP(rolesd), &n);
+	row->name = pstrdup(NameStr(pol->polname));
+	row->permissive = pol->polpermissive;
+	row->guard = strncmp(row->name, GUARD_PREFIX, strlen(GUARD_PREFIX)) == 0;
+	row->cmds = policy_commands(pol->polcmd);
+	for (int r = 0; r < API_ROLES; r++)
+		row->subject[r] = subject_to(oids, n, t->roles[r], false);
+
 	values[0] = ObjectIdGetDatum(pol->oid);
 	values[1] = ObjectIdGetDatum(pol->polrelid);
-	values[2] = NameGetDatum(&pol->polname);
+	values[2] = NameGetDatum(namein_copy(row->name));
 	values[3] = CharGetDatum(pol->polcmd);
 	values[4] = BoolGetDatum(pol->polpermissive);
-	values[5] = PointerGetDatum(roles);
+	values[5] = datumCopy(rolesd, false, -1);
 	values[6] = BoolGetDatum(qual != NULL);
 	values[7] = BoolGetDatum(check != NULL);
-	values[8] = t->nspname;
-	values[9] = t->relname;
-	values[10] = CStringGetTextDatum(t->qname);
-	command_columns(pol->polcmd, values + 11);
+	values[COL_NSPNAME] = t->nspname;
+	values[COL_RELNAME] = t->relname;
+	values[COL_QNAME] = CStringGetTextDatum(t->qname);
+	command_columns(row->cmds, values + 11);
 	values[13] = role_names(oids, n);
-	values[14] = BoolGetDatum(subject_to(oids, n, t->anon, false));
-	values[15] = BoolGetDatum(subject_to(oids, n, t->authenticated, false));
-	values[16] = BoolGetDatum(subject_to(oids, n, t->anon, true) ||
-							  subject_to(oids, n, t->authenticated, true));
-	values[17] = BoolGetDatum(strncmp(NameStr(pol->polname), GUARD_PREFIX,
-									  strlen(GUARD_PREFIX)) == 0);
+	values[14] = BoolGetDatum(row->subject[0]);
+	values[15] = BoolGetDatum(row->subject[1]);
+	values[16] = BoolGetDatum(subject_to(oids, n, t->roles[0], true) ||
+							  subject_to(oids, n, t->roles[1], true));
+	values[COL_GUARD_NAMED] = BoolGetDatum(row->guard);
 }
 
-/* One policy's row of _audit_policies(), into values/nulls. */
-static void
-policy_row(AuditFuncs *funcs, const AuditTable *t, HeapTuple tuple, TupleDesc desc,
-		   Datum *values, bool *nulls)
+/* One policy's row of _audit_policies(), but shares_command (see table_row()). */
+static PolicyRow *
+policy_row(AuditFuncs *funcs, AuditTable *t, HeapTuple tuple, TupleDesc desc)
 {
 	Form_pg_policy pol = (Form_pg_policy) GETSTRUCT(tuple);
+	PolicyRow  *row = palloc0(sizeof(PolicyRow));
 	Node	   *qual = policy_tree(tuple, desc, Anum_pg_policy_polqual);
 	Node	   *check = policy_tree(tuple, desc, Anum_pg_policy_polwithcheck);
-	Datum	   *facts = values + POLICY_NATTS;
-	bool	   *facts_null = nulls + POLICY_NATTS;
+	Datum	   *facts = row->values + FACTS_AT;
 	ArrayType  *per_row;
 
-	memset(nulls, 0, sizeof(bool) * AUDIT_POLICIES_NATTS);
-	policy_columns(t, tuple, desc, qual, check, values, nulls);
-	audit_policy_facts(funcs, qual, check, facts, facts_null);
+	for (int i = TABLE_AT; i < AUDIT_POLICIES_NATTS; i++)
+		row->nulls[i] = true;
+	row->values[TABLE_AT] = BoolGetDatum(false);	/* is_table */
+	row->nulls[TABLE_AT] = false;
+	policy_columns(t, tuple, desc, qual, check, row);
+	audit_policy_facts(funcs, qual, check, facts, row->nulls + FACTS_AT);
+	row->client_aware = DatumGetBool(facts[FACT_CLIENT_AWARE]);
 
 	/*
 	 * What audit() rewrites: a policy other than a guard with per-row calls
-	 * or hand-written client_id reads (facts 0 and 5).  The trees are
-	 * deparsed only then.
+	 * or hand-written client_id reads.  The trees are deparsed only then.
 	 */
-	per_row = DatumGetArrayTypeP(facts[0]);
-	if (!DatumGetBool(values[17]) &&
-		(ArrayGetNItems(ARR_NDIM(per_row), ARR_DIMS(per_row)) > 0 || DatumGetInt32(facts[5]) > 0))
-		rewrite_columns(funcs, pol, t->qname, qual, check,
-						values + POLICY_NATTS + AUDIT_FACTS_NATTS,
-						nulls + POLICY_NATTS + AUDIT_FACTS_NATTS);
+	per_row = DatumGetArrayTypeP(facts[FACT_PER_ROW]);
+	if (!row->guard &&
+		(ArrayGetNItems(ARR_NDIM(per_row), ARR_DIMS(per_row)) > 0 ||
+		 DatumGetInt32(facts[FACT_JWT_CLIENT]) > 0))
+	{
+		if (t->dpcontext == NIL)
+			t->dpcontext = deparse_context_for(NameStr(*DatumGetName(t->relname)), t->relid);
+		rewrite_columns(funcs, pol, t, qual, check, row->values + REWRITE_AT,
+						row->nulls + REWRITE_AT);
+	}
 	else
 		for (int i = 0; i < REWRITE_NATTS; i++)
-			nulls[POLICY_NATTS + AUDIT_FACTS_NATTS + i] = true;
+			row->nulls[REWRITE_AT + i] = true;
+	return row;
 }
 
-/* The policies of one table, in name order, appended to the result. */
+/*
+ * Whether another permissive policy of the table (guards aside) covers a
+ * command this permissive policy covers: only such policies can be
+ * MULTIPLE_PERMISSIVE.
+ */
+static bool
+shares_command(List *rows, PolicyRow *row)
+{
+	ListCell   *lc;
+
+	if (!row->permissive || row->guard)
+		return false;
+	foreach(lc, rows)
+	{
+		PolicyRow  *other = (PolicyRow *) lfirst(lc);
+
+		if (other != row && other->permissive && !other->guard && (other->cmds & row->cmds))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * For one API role and one command it may run on the table, whether the
+ * policies leave OAuth clients whatever the user gets: a permissive policy
+ * that applies ignores the client (permissive policies are ORed), and no
+ * restrictive one that applies looks at it.  Marks the policies that let
+ * them in.
+ */
+static bool
+open_to_clients(List *rows, int role, int cmd, bool *letting_in)
+{
+	bool		open = false;
+	bool		limited = false;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, rows)
+	{
+		PolicyRow  *row = (PolicyRow *) lfirst(lc);
+
+		if ((row->cmds & cmd) && row->subject[role])
+		{
+			open |= row->permissive && !row->client_aware;
+			limited |= !row->permissive && row->client_aware;
+		}
+	}
+	if (!open || limited)
+		return false;
+	foreach(lc, rows)
+	{
+		PolicyRow  *row = (PolicyRow *) lfirst(lc);
+
+		if ((row->cmds & cmd) && row->subject[role] && row->permissive && !row->client_aware)
+			letting_in[i] = true;
+		i++;
+	}
+	return true;
+}
+
+/*
+ * The unaware_* columns of the table's summary: the API roles and commands
+ * for which OAuth clients get whatever the user gets, and the policies
+ * that let them in (in name order, as the rows are); all NULL where there
+ * are none.  Row level security and guards are audit()'s to check.
+ */
 static void
-table_policies(AuditFuncs *funcs, Relation catalog, AuditTable *t, ReturnSetInfo *rsinfo,
-			   MemoryContext rowcxt)
+unaware_columns(const AuditTable *t, List *rows, Datum *values, bool *nulls)
+{
+	bool	   *letting_in = palloc0(sizeof(bool) * (list_length(rows) + 1));
+	Datum		roles[API_ROLES];
+	int			n_roles = 0;
+	int			open_cmds = 0;
+	int			n_policies = 0;
+	StringInfoData buf;
+	ListCell   *lc;
+	int			i = 0;
+
+	for (int r = 0; r < API_ROLES; r++)
+	{
+		bool		role_open = false;
+
+		if (!OidIsValid(t->roles[r]))
+			continue;
+		for (size_t c = 0; c < lengthof(commands); c++)
+			if ((t->role_cmds[r] & commands[c].bit) &&
+				open_to_clients(rows, r, commands[c].bit, letting_in))
+			{
+				role_open = true;
+				open_cmds |= commands[c].bit;
+			}
+		if (role_open)
+			roles[n_roles++] = CStringGetTextDatum(api_role_names[r]);
+	}
+	if (n_roles == 0)
+		return;
+	values[0] = PointerGetDatum(construct_array(roles, n_roles, TEXTOID, -1, false, TYPALIGN_INT));
+	initStringInfo(&buf);
+	for (size_t c = 0; c < lengthof(commands); c++)
+		if (open_cmds & commands[c].bit)
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", commands[c].name);
+	values[1] = CStringGetTextDatum(buf.data);
+	resetStringInfo(&buf);
+	foreach(lc, rows)
+	{
+		if (letting_in[i++])
+		{
+			appendStringInfo(&buf, "%s%s", n_policies > 0 ? ", " : "",
+							 ((PolicyRow *) lfirst(lc))->name);
+			n_policies++;
+		}
+	}
+	values[2] = CStringGetTextDatum(buf.data);
+	values[3] = Int32GetDatum(n_policies);
+	for (int k = 0; k < 4; k++)
+		nulls[k] = false;
+}
+
+/*
+ * The table's summary row: polrelid and the table's names, then is_table,
+ * policies, permissive_policies, policy_names (in name order, NULL for
+ * none), table_client_aware (a policy reads the client), guard_policies,
+ * unaware_roles, unaware_commands, unaware_policies, unaware_n.
+ */
+static void
+table_row(const AuditTable *t, List *rows, Datum *values, bool *nulls)
+{
+	Datum	   *guards = palloc(sizeof(Datum) * (list_length(rows) + 1));
+	int			n_guards = 0;
+	int			permissive = 0;
+	bool		client_aware = false;
+	StringInfoData names;
+	ListCell   *lc;
+
+	for (int i = 0; i < AUDIT_POLICIES_NATTS; i++)
+		nulls[i] = true;
+	values[1] = ObjectIdGetDatum(t->relid);
+	values[COL_NSPNAME] = t->nspname;
+	values[COL_RELNAME] = t->relname;
+	values[COL_QNAME] = CStringGetTextDatum(t->qname);
+	nulls[1] = nulls[COL_NSPNAME] = nulls[COL_RELNAME] = nulls[COL_QNAME] = false;
+
+	initStringInfo(&names);
+	foreach(lc, rows)
+	{
+		PolicyRow  *row = (PolicyRow *) lfirst(lc);
+
+		appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "", row->name);
+		permissive += row->permissive ? 1 : 0;
+		client_aware |= row->client_aware;
+		if (row->guard)
+			guards[n_guards++] = CStringGetTextDatum(row->name);
+	}
+	values[TABLE_AT] = BoolGetDatum(true);
+	values[TABLE_AT + 1] = Int32GetDatum(list_length(rows));
+	values[TABLE_AT + 2] = Int32GetDatum(permissive);
+	values[TABLE_AT + 3] = CStringGetTextDatum(names.data);
+	values[TABLE_AT + 4] = BoolGetDatum(client_aware);
+	values[TABLE_AT + 5] = PointerGetDatum(construct_array(guards, n_guards, TEXTOID, -1, false,
+														   TYPALIGN_INT));
+	for (int i = 0; i < 6; i++)
+		nulls[TABLE_AT + i] = false;
+	nulls[TABLE_AT + 3] = rows == NIL;
+	unaware_columns(t, rows, values + TABLE_AT + 6, nulls + TABLE_AT + 6);
+}
+
+/*
+ * The policies of one table, in name order, then its summary, appended to
+ * the result.  A table dropped meanwhile has neither.
+ */
+static void
+table_policies(AuditFuncs *funcs, Relation catalog, AuditTable *t, ReturnSetInfo *rsinfo)
 {
 	ScanKeyData key;
 	SysScanDesc scan;
@@ -289,9 +539,11 @@ table_policies(AuditFuncs *funcs, Relation catalog, AuditTable *t, ReturnSetInfo
 	HeapTuple	classtup = SearchSysCache1(RELOID, ObjectIdGetDatum(t->relid));
 	Form_pg_class rel;
 	char	   *nspname;
-	NameData   *nsp;
+	List	   *rows = NIL;
+	ListCell   *lc;
+	Datum		values[AUDIT_POLICIES_NATTS];
+	bool		nulls[AUDIT_POLICIES_NATTS];
 
-	/* A table dropped meanwhile has no policies left to read. */
 	if (!HeapTupleIsValid(classtup))
 		return;
 	rel = (Form_pg_class) GETSTRUCT(classtup);
@@ -301,12 +553,13 @@ table_policies(AuditFuncs *funcs, Relation catalog, AuditTable *t, ReturnSetInfo
 		ReleaseSysCache(classtup);
 		return;
 	}
-	/* a name datum points to NAMEDATALEN bytes */
-	nsp = palloc0(sizeof(NameData));
-	namestrcpy(nsp, nspname);
-	t->nspname = NameGetDatum(nsp);
-	t->relname = NameGetDatum(&rel->relname);
+	t->nspname = NameGetDatum(namein_copy(nspname));
+	t->relname = NameGetDatum(namein_copy(NameStr(rel->relname)));
 	t->qname = quote_qualified_identifier(nspname, NameStr(rel->relname));
+	t->dpcontext = NIL;
+	for (int r = 0; r < API_ROLES; r++)
+		t->role_cmds[r] = audit_api_commands(t->relid, rel->relnamespace, t->roles[r]);
+	ReleaseSysCache(classtup);
 
 	ScanKeyInit(&key, Anum_pg_policy_polrelid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(t->relid));
@@ -314,26 +567,29 @@ table_policies(AuditFuncs *funcs, Relation catalog, AuditTable *t, ReturnSetInfo
 	scan = systable_beginscan(catalog, PolicyPolrelidPolnameIndexId, true, GetActiveSnapshot(),
 							  1, &key);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-	{
-		Datum		values[AUDIT_POLICIES_NATTS];
-		bool		nulls[AUDIT_POLICIES_NATTS];
-		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
-
-		policy_row(funcs, t, tuple, RelationGetDescr(catalog), values, nulls);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(rowcxt);
-	}
+		rows = lappend(rows, policy_row(funcs, t, tuple, RelationGetDescr(catalog)));
 	systable_endscan(scan);
-	ReleaseSysCache(classtup);
+
+	foreach(lc, rows)
+	{
+		PolicyRow  *row = (PolicyRow *) lfirst(lc);
+
+		row->values[SHARES_AT] = BoolGetDatum(shares_command(rows, row));
+		row->nulls[SHARES_AT] = false;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row->values, row->nulls);
+	}
+	table_row(t, rows, values, nulls);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
 /*
  * oauth_rls._audit_policies(tables oid[], anon oid, authenticated oid)
  *   -> SETOF (<the policy's columns, see policy_columns()>,
- *      <the columns of _policy_facts()>, rewrite_ddl, rewrite_note)
- *   Every policy of the given tables; anon and authenticated are the API
- *   roles' oids (NULL where a role does not exist).  rewrite_ddl is the
+ *      <the columns of _policy_facts()>, rewrite_ddl, rewrite_note,
+ *      shares_command, <the table summary's columns, see table_row()>)
+ *   Every policy of the given tables, each table's followed by a summary
+ *   row (is_table); anon and authenticated are the API roles' oids (NULL
+ *   where a role does not exist).  rewrite_ddl is the
  *   ALTER POLICY that applies _rewrite_policy()'s result, rewrite_note what
  *   it replaces, for the policies audit() rewrites (not a guard, with
  *   per-row calls or client_id reads) where the rewrite changes something,
@@ -352,7 +608,6 @@ oauth_rls_audit_policies(PG_FUNCTION_ARGS)
 	int			n;
 	Relation	catalog;
 	MemoryContext tablecxt;
-	MemoryContext rowcxt;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (rsinfo->setDesc->natts != AUDIT_POLICIES_NATTS)
@@ -361,13 +616,12 @@ oauth_rls_audit_policies(PG_FUNCTION_ARGS)
 				 errmsg("oauth_rls._audit_policies must return %d columns", AUDIT_POLICIES_NATTS)));
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	t.anon = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
-	t.authenticated = PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2);
+	t.roles[0] = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	t.roles[1] = PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2);
 	tables = PG_GETARG_ARRAYTYPE_P(0);
 	deconstruct_array(tables, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &relids, &relid_nulls, &n);
 	tablecxt = AllocSetContextCreate(CurrentMemoryContext, "oauth_rls audit table",
 									 ALLOCSET_DEFAULT_SIZES);
-	rowcxt = AllocSetContextCreate(tablecxt, "oauth_rls audit policy", ALLOCSET_DEFAULT_SIZES);
 	catalog = table_open(PolicyRelationId, AccessShareLock);
 	for (int i = 0; i < n; i++)
 	{
@@ -377,7 +631,7 @@ oauth_rls_audit_policies(PG_FUNCTION_ARGS)
 			continue;
 		oldcxt = MemoryContextSwitchTo(tablecxt);
 		t.relid = DatumGetObjectId(relids[i]);
-		table_policies(funcs, catalog, &t, rsinfo, rowcxt);
+		table_policies(funcs, catalog, &t, rsinfo);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextResetOnly(tablecxt);
 	}

@@ -33,7 +33,12 @@ COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) I
 -- authenticated are subject to it), with the facts of _policy_facts() and,
 -- for the policies audit() rewrites, the ALTER POLICY that applies what
 -- _rewrite_policy() returns and what it replaces: each tree parsed once, in
--- one call (C, see src/audit_policies.c).
+-- one call (C, see src/audit_policies.c).  shares_command: another
+-- permissive policy of the table (guards aside) covers one of its commands.
+-- Each table's policies are followed by its summary (is_table): how many
+-- policies, permissive ones, their names, whether one reads the client, its
+-- guard policies, and for which API roles and commands OAuth clients get
+-- whatever the user gets (unaware_*: the policies that let them in).
 CREATE FUNCTION oauth_rls._audit_policies(tables oid[], anon oid, authenticated oid)
   RETURNS TABLE (oid oid, polrelid oid, polname name, polcmd "char", polpermissive boolean,
                  polroles oid[], has_qual boolean, has_check boolean,
@@ -44,7 +49,10 @@ CREATE FUNCTION oauth_rls._audit_policies(tables oid[], anon oid, authenticated 
                  using_true boolean, check_true boolean, jwt_client_tests integer,
                  guard_table oid, guard_command text, reads_tables oid[], has_sublink boolean,
                  helpers oid[], helpers_unread oid[], helper_tables oid[],
-                 rewrite_ddl text, rewrite_note text)
+                 rewrite_ddl text, rewrite_note text, shares_command boolean,
+                 is_table boolean, policies integer, permissive_policies integer, policy_names text,
+                 table_client_aware boolean, guard_policies text[], unaware_roles text[],
+                 unaware_commands text, unaware_policies text, unaware_n integer)
   AS 'MODULE_PATHNAME', 'oauth_rls_audit_policies' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls._audit_policies(oid[], oid, oid) IS
   'Internal to oauth_rls.audit(): the policies of the given tables with what their trees call and read, and their rewrite where audit() proposes one';
@@ -142,70 +150,41 @@ tbl AS MATERIALIZED (
     FROM rel r
    WHERE r.relkind IN ('r', 'p')
 ),
-pol AS MATERIALIZED (
-  -- The policies of the tables, with their facts and rewrites: one call.
-  -- cmd is the command as audit() names it (all for ALL), cmds the commands
-  -- it covers; for_api whether anon or authenticated (directly or through
-  -- PUBLIC) is subject to it; anon_subject and authenticated_subject
-  -- whether the role is, directly, through PUBLIC or through a role it
-  -- belongs to.
+scan AS MATERIALIZED (
+  -- The policies of the tables, with their facts and rewrites, and each
+  -- table's summary: one call.
   SELECT p.* FROM api_oid a
    CROSS JOIN LATERAL oauth_rls._audit_policies(ARRAY(SELECT t.oid FROM tbl t), a.anon, a.authenticated) p
+),
+pol AS NOT MATERIALIZED (
+  -- cmd is the command as audit() names it (all for ALL), cmds the commands
+  -- it covers; for_api whether anon or authenticated (directly or through
+  -- PUBLIC) is subject to it.
+  SELECT * FROM scan s WHERE NOT s.is_table
 ),
 user_pol AS NOT MATERIALIZED (
   SELECT * FROM pol WHERE NOT guard_named
 ),
 tstat AS MATERIALIZED (
-  -- Per table, what its policies add up to (grouped by the table's oid
-  -- alone, then joined by hash).
+  -- Per table, what its policies add up to (_audit_policies()'s summary).
   SELECT t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded,
-         coalesce(a.policies, 0) AS policies, coalesce(a.permissive_policies, 0) AS permissive_policies,
-         a.policy_names, coalesce(a.client_aware, false) AS client_aware,
-         coalesce(a.guard_policies, '{}') AS guard_policies
+         coalesce(s.policies, 0) AS policies, coalesce(s.permissive_policies, 0) AS permissive_policies,
+         s.policy_names, coalesce(s.table_client_aware, false) AS client_aware,
+         coalesce(s.guard_policies, '{}') AS guard_policies,
+         s.unaware_roles, s.unaware_commands, s.unaware_policies, s.unaware_n
     FROM tbl t
-    LEFT JOIN (SELECT p.polrelid, count(*) AS policies,
-                      count(*) FILTER (WHERE p.polpermissive) AS permissive_policies,
-                      string_agg(p.polname, ', ' ORDER BY p.polname) AS policy_names,
-                      bool_or(p.client_aware) AS client_aware,
-                      coalesce(array_agg(p.polname::text) FILTER (WHERE p.guard_named), '{}') AS guard_policies
-                 FROM pol p GROUP BY p.polrelid) a ON a.polrelid = t.oid
-),
-api_cmd AS MATERIALIZED (
-  -- For each table that is not guarded, each API role and each command the
-  -- role may run on it, the policies that apply to the role (directly,
-  -- through PUBLIC, or through a role it belongs to) for that command.
-  SELECT t.oid, a.rolname::text AS rolname, c.cmd, p.polname, p.polpermissive, p.client_aware
-    FROM tbl t
-    JOIN api_role a ON a.rolname = ANY (t.reachers)
-   CROSS JOIN (VALUES ('select', 1), ('insert', 2), ('update', 4), ('delete', 8)) AS c(cmd, bit)
-    JOIN pol p ON p.polrelid = t.oid AND c.cmd = ANY (p.cmds)
-              AND CASE a.rolname WHEN 'anon' THEN p.anon_subject ELSE p.authenticated_subject END
-   WHERE t.relrowsecurity AND NOT t.guarded
-     AND (CASE a.rolname WHEN 'anon' THEN t.anon_cmds ELSE t.authenticated_cmds END) & c.bit <> 0
-),
-open_cmd AS (
-  -- Where OAuth clients get whatever the user gets: permissive policies are
-  -- ORed, so one that ignores the client lets every client in, whatever
-  -- the others check; only a restrictive policy that looks at the client
-  -- (a guard, say) limits them then.  The policies that let them in are
-  -- collected in the same pass (no second scan of api_cmd).
-  SELECT x.oid, x.rolname, x.cmd,
-         array_agg(x.polname::text) FILTER (WHERE x.polpermissive AND NOT x.client_aware) AS letting_in
-    FROM api_cmd x
-   GROUP BY x.oid, x.rolname, x.cmd
-  HAVING bool_or(x.polpermissive AND NOT x.client_aware)
-     AND NOT bool_or(NOT x.polpermissive AND x.client_aware)
+    LEFT JOIN scan s ON s.is_table AND s.polrelid = t.oid
 ),
 unaware AS (
-  SELECT o.oid,
-         array_agg(DISTINCT o.rolname ORDER BY o.rolname) AS roles,
-         array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
-                                WHERE c = ANY (array_agg(o.cmd))), ', ') AS commands,
-         string_agg(DISTINCT l.polname, ', ' ORDER BY l.polname) AS policies,
-         count(DISTINCT l.polname) AS n_policies
-    FROM open_cmd o
-   CROSS JOIN LATERAL unnest(o.letting_in) AS l(polname)
-   GROUP BY o.oid
+  -- Tables under row level security, not guarded, where OAuth clients get
+  -- whatever the user gets: for some API role and command the role may run,
+  -- a permissive policy that applies ignores the client (permissive
+  -- policies are ORed, so it lets every client in whatever the others
+  -- check) and no restrictive policy that applies looks at it.
+  SELECT t.oid, t.unaware_roles AS roles, t.unaware_commands AS commands,
+         t.unaware_policies AS policies, t.unaware_n AS n_policies
+    FROM tstat t
+   WHERE t.relrowsecurity AND NOT t.guarded AND t.unaware_roles IS NOT NULL
 ),
 view_rel AS MATERIALIZED (
   -- Views and materialized views the API roles can use, and whether a view
@@ -267,11 +246,18 @@ dependency AS (
     JOIN tier_commands u ON u.oid = r.relid AND u.tier = a.tier AND u.oid <> p.polrelid
    WHERE p.polpermissive AND NOT 'select' = ANY (u.commands)
 ),
+cycle_table AS MATERIALIZED (
+  -- The tables a policy recursion cycle can pass: those whose policies'
+  -- subqueries read a table, and the tables they read.
+  SELECT q.polrelid AS relid FROM pol q WHERE q.has_sublink AND cardinality(q.reads_tables) > 0
+  UNION
+  SELECT r.relid FROM pol q CROSS JOIN LATERAL unnest(q.reads_tables) AS r(relid) WHERE q.has_sublink
+),
 pol_cmd AS (
-  -- For each table and command, whether the policies PostgreSQL applies
-  -- hold a subquery (its policy recursion check runs then) and the tables
-  -- those subqueries read.  UPDATE and DELETE also apply the SELECT
-  -- policies (to the rows they read), INSERT only its own.
+  -- For each table a cycle can pass and each command, whether the policies
+  -- PostgreSQL applies hold a subquery (its policy recursion check runs
+  -- then) and the tables those subqueries read.  UPDATE and DELETE also
+  -- apply the SELECT policies (to the rows they read), INSERT only its own.
   SELECT p.polrelid AS relid, c.cmd, bool_or(p.has_sublink) AS has_sublink,
          array_agg(DISTINCT r.relid) FILTER (WHERE r.relid IS NOT NULL) AS reads,
          string_agg(DISTINCT p.polname, ', ') FILTER (WHERE cardinality(p.reads_tables) > 0) AS readers
@@ -279,7 +265,7 @@ pol_cmd AS (
    CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN 'r' THEN '{select,update,delete}'::text[] ELSE p.cmds END) AS c(cmd)
     LEFT JOIN LATERAL unnest(p.reads_tables) AS r(relid) ON true
    -- Only policies with a subquery start or continue a cycle.
-   WHERE p.has_sublink
+   WHERE p.has_sublink AND p.polrelid IN (SELECT x.relid FROM cycle_table x)
    GROUP BY p.polrelid, c.cmd
 ),
 walk (start, cmd, node, path) AS (
@@ -475,10 +461,12 @@ findings AS (
             CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
             JOIN (SELECT DISTINCT q.polrelid, x.role_name
                     FROM user_pol q CROSS JOIN LATERAL unnest(q.role_names) AS x(role_name)
-                   WHERE q.polpermissive) rn
+                   WHERE q.polpermissive AND q.shares_command) rn
               ON rn.polrelid = p.polrelid
              AND (rn.role_name = ANY (p.role_names) OR 'public' = ANY (p.role_names))
-           WHERE p.polpermissive
+           -- Only policies that share a command with another can be counted
+           -- twice (shares_command).
+           WHERE p.polpermissive AND p.shares_command
            GROUP BY p.polrelid, p.nspname, p.relname, p.qname, rn.role_name, c.cmd
           HAVING count(*) > 1) m
    WHERE m.named AND NOT plan_only
