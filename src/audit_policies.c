@@ -55,7 +55,22 @@
 #define SHARES_AT (REWRITE_AT + REWRITE_NATTS)
 #define TABLE_AT (SHARES_AT + 1)
 #define TABLE_NATTS 10
-#define AUDIT_POLICIES_NATTS (TABLE_AT + TABLE_NATTS)
+#define FLAGS_AT (TABLE_AT + TABLE_NATTS)	/* has_per_row, has_helpers, has_unread */
+#define FLAGS_NATTS 3
+#define AUDIT_POLICIES_NATTS (FLAGS_AT + FLAGS_NATTS)
+
+/*
+ * The order _audit_policies() returns them in, by the numbers above.
+ * audit() filters every policy row on the first ones (each finding reads
+ * them all), and a stored row is read up to the last column asked for:
+ * the columns asked for in filters come first, the long ones last.
+ */
+static const int output_order[AUDIT_POLICIES_NATTS] = {
+	34, 17, 4, 27, 20, 33, 16, 23, 44, 45, 46, 19,	/* is_table, flags */
+	1, 0, 2, 3, 11, 12, 5, 6, 7, 21, 22, 24, 25, 14, 15,	/* scalars */
+	8, 9, 10, 13, 18, 26, 28, 29, 30, 31, 32,	/* names, arrays, rewrite */
+	35, 36, 37, 38, 39, 40, 41, 42, 43	/* table summary */
+};
 
 /* column numbers within the policy's own columns and its facts */
 #define COL_NSPNAME 8
@@ -65,6 +80,8 @@
 #define FACT_PER_ROW 0
 #define FACT_CLIENT_AWARE 1
 #define FACT_JWT_CLIENT 5
+#define FACT_HELPERS 10
+#define FACT_HELPERS_UNREAD 11
 
 /* The commands as audit() lists them, with their bits. */
 static const struct
@@ -161,6 +178,30 @@ rewrite_columns(AuditFuncs *funcs, Form_pg_policy pol, const AuditTable *t, Node
 	appendStringInfoString(&ddl, ": the same values, computed once per statement instead of once "
 						   "per row, with no subquery added");
 	values[1] = CStringGetTextDatum(ddl.data);
+}
+
+/* Appends a row built in the numbering above, in output_order. */
+static void
+put_row(ReturnSetInfo *rsinfo, const Datum *values, const bool *nulls)
+{
+	Datum		out[AUDIT_POLICIES_NATTS];
+	bool		out_nulls[AUDIT_POLICIES_NATTS];
+
+	for (int i = 0; i < AUDIT_POLICIES_NATTS; i++)
+	{
+		out[i] = values[output_order[i]];
+		out_nulls[i] = nulls[output_order[i]];
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_nulls);
+}
+
+/* Whether an array datum has elements. */
+static bool
+array_nonempty(Datum a)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(a);
+
+	return ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > 0;
 }
 
 /* A name datum's storage: NAMEDATALEN bytes, zero-padded. */
@@ -330,24 +371,26 @@ policy_row(AuditFuncs *funcs, AuditTable *t, HeapTuple tuple, TupleDesc desc)
 	Node	   *qual = policy_tree(tuple, desc, Anum_pg_policy_polqual);
 	Node	   *check = policy_tree(tuple, desc, Anum_pg_policy_polwithcheck);
 	Datum	   *facts = row->values + FACTS_AT;
-	ArrayType  *per_row;
 
-	for (int i = TABLE_AT; i < AUDIT_POLICIES_NATTS; i++)
+	for (int i = TABLE_AT; i < TABLE_AT + TABLE_NATTS; i++)
 		row->nulls[i] = true;
 	row->values[TABLE_AT] = BoolGetDatum(false);	/* is_table */
 	row->nulls[TABLE_AT] = false;
 	policy_columns(t, tuple, desc, qual, check, row);
 	audit_policy_facts(funcs, qual, check, facts, row->nulls + FACTS_AT);
 	row->client_aware = DatumGetBool(facts[FACT_CLIENT_AWARE]);
+	row->values[FLAGS_AT] = BoolGetDatum(array_nonempty(facts[FACT_PER_ROW]));
+	row->values[FLAGS_AT + 1] = BoolGetDatum(array_nonempty(facts[FACT_HELPERS]));
+	row->values[FLAGS_AT + 2] = BoolGetDatum(array_nonempty(facts[FACT_HELPERS_UNREAD]));
+	for (int i = 0; i < FLAGS_NATTS; i++)
+		row->nulls[FLAGS_AT + i] = false;
 
 	/*
 	 * What audit() rewrites: a policy other than a guard with per-row calls
 	 * or hand-written client_id reads.  The trees are deparsed only then.
 	 */
-	per_row = DatumGetArrayTypeP(facts[FACT_PER_ROW]);
 	if (!row->guard &&
-		(ArrayGetNItems(ARR_NDIM(per_row), ARR_DIMS(per_row)) > 0 ||
-		 DatumGetInt32(facts[FACT_JWT_CLIENT]) > 0))
+		(DatumGetBool(row->values[FLAGS_AT]) || DatumGetInt32(facts[FACT_JWT_CLIENT]) > 0))
 	{
 		if (t->dpcontext == NIL)
 			t->dpcontext = deparse_context_for(NameStr(*DatumGetName(t->relname)), t->relid);
@@ -576,10 +619,10 @@ table_policies(AuditFuncs *funcs, Relation catalog, AuditTable *t, ReturnSetInfo
 
 		row->values[SHARES_AT] = BoolGetDatum(shares_command(rows, row));
 		row->nulls[SHARES_AT] = false;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row->values, row->nulls);
+		put_row(rsinfo, row->values, row->nulls);
 	}
 	table_row(t, rows, values, nulls);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	put_row(rsinfo, values, nulls);
 }
 
 /*

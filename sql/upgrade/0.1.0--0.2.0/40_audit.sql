@@ -34,23 +34,26 @@ COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) I
 -- for the policies audit() rewrites, the ALTER POLICY that applies what
 -- _rewrite_policy() returns and what it replaces: each tree parsed once, in
 -- one call (C, see src/audit_policies.c).  shares_command: another
--- permissive policy of the table (guards aside) covers one of its commands.
+-- permissive policy of the table (guards aside) covers one of its commands;
+-- has_per_row, has_helpers, has_unread: per_row_calls, helpers,
+-- helpers_unread are not empty.  The columns audit() filters on come first.
 -- Each table's policies are followed by its summary (is_table): how many
 -- policies, permissive ones, their names, whether one reads the client, its
 -- guard policies, and for which API roles and commands OAuth clients get
 -- whatever the user gets (unaware_*: the policies that let them in).
 CREATE FUNCTION oauth_rls._audit_policies(tables oid[], anon oid, authenticated oid)
-  RETURNS TABLE (oid oid, polrelid oid, polname name, polcmd "char", polpermissive boolean,
-                 polroles oid[], has_qual boolean, has_check boolean,
-                 nspname name, relname name, qname text, cmd text, cmds text[], role_names text[],
-                 anon_subject boolean, authenticated_subject boolean, for_api boolean,
-                 guard_named boolean,
-                 per_row_calls text[], client_aware boolean, user_metadata boolean,
-                 using_true boolean, check_true boolean, jwt_client_tests integer,
-                 guard_table oid, guard_command text, reads_tables oid[], has_sublink boolean,
-                 helpers oid[], helpers_unread oid[], helper_tables oid[],
-                 rewrite_ddl text, rewrite_note text, shares_command boolean,
-                 is_table boolean, policies integer, permissive_policies integer, policy_names text,
+  RETURNS TABLE (is_table boolean, guard_named boolean, polpermissive boolean, has_sublink boolean,
+                 user_metadata boolean, shares_command boolean, for_api boolean,
+                 jwt_client_tests integer, has_per_row boolean, has_helpers boolean,
+                 has_unread boolean, client_aware boolean,
+                 polrelid oid, oid oid, polname name, polcmd "char", cmd text, cmds text[],
+                 polroles oid[], has_qual boolean, has_check boolean, using_true boolean,
+                 check_true boolean, guard_table oid, guard_command text,
+                 anon_subject boolean, authenticated_subject boolean,
+                 nspname name, relname name, qname text, role_names text[], per_row_calls text[],
+                 reads_tables oid[], helpers oid[], helpers_unread oid[], helper_tables oid[],
+                 rewrite_ddl text, rewrite_note text,
+                 policies integer, permissive_policies integer, policy_names text,
                  table_client_aware boolean, guard_policies text[], unaware_roles text[],
                  unaware_commands text, unaware_policies text, unaware_n integer)
   AS 'MODULE_PATHNAME', 'oauth_rls_audit_policies' LANGUAGE C STABLE PARALLEL SAFE;
@@ -251,7 +254,8 @@ cycle_table AS MATERIALIZED (
   -- subqueries read a table, and the tables they read.
   SELECT q.polrelid AS relid FROM pol q WHERE q.has_sublink AND cardinality(q.reads_tables) > 0
   UNION
-  SELECT r.relid FROM pol q CROSS JOIN LATERAL unnest(q.reads_tables) AS r(relid) WHERE q.has_sublink
+  SELECT r.relid FROM pol q CROSS JOIN LATERAL unnest(q.reads_tables) AS r(relid)
+   WHERE q.has_sublink AND cardinality(q.reads_tables) > 0
 ),
 pol_cmd AS (
   -- For each table a cycle can pass and each command, whether the policies
@@ -297,7 +301,7 @@ helper_fn AS (
   -- policies call them.
   SELECT h.oid, string_agg(DISTINCT format('%I on %s', p.polname, p.qname), ', ') AS used_by
     FROM pol p CROSS JOIN LATERAL unnest(p.helpers) AS h(oid)
-   WHERE cardinality(p.helpers) > 0
+   WHERE p.has_helpers
    GROUP BY h.oid
 ),
 fn AS (
@@ -422,7 +426,7 @@ findings AS (
          END,
          p.rewrite_ddl, p.rewrite_note
     FROM user_pol p
-   WHERE cardinality(p.per_row_calls) > 0
+   WHERE p.has_per_row
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'info', 'JWT_CLIENT_ID',
          CASE WHEN NOT plan_only
@@ -505,7 +509,8 @@ findings AS (
          NULL
     FROM pol p
     JOIN guard_expect e ON p.polname = 'oauth_rls_guard_' || e.cmd
-   WHERE (p.polpermissive OR p.polcmd <> e.letter::"char" OR p.polroles <> '{0}'::oid[]
+   WHERE p.guard_named
+     AND (p.polpermissive OR p.polcmd <> e.letter::"char" OR p.polroles <> '{0}'::oid[]
           OR p.has_qual <> e.with_qual OR p.has_check <> e.with_check
           OR p.guard_table IS DISTINCT FROM p.polrelid OR p.guard_command IS DISTINCT FROM e.cmd)
      AND NOT plan_only
@@ -545,7 +550,7 @@ findings AS (
          NULL,
          NULL
     FROM user_pol p
-   WHERE cardinality(p.helpers_unread) > 0 AND NOT plan_only
+   WHERE p.has_unread AND NOT plan_only
   UNION ALL
   SELECT NULL, n.nspname, f.proname, NULL, NULL, NULL, 'warning', 'FUNCTION_SEARCH_PATH_MUTABLE',
          format('Function %s, which policies call (%s), has no search_path of its own: the names in it '
