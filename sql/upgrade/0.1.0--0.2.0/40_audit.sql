@@ -156,8 +156,9 @@ tbl AS MATERIALIZED (
 scan AS MATERIALIZED (
   -- The policies of the tables, with their facts and rewrites, and each
   -- table's summary: one call.
-  SELECT p.* FROM api_oid a
-   CROSS JOIN LATERAL oauth_rls._audit_policies(ARRAY(SELECT t.oid FROM tbl t), a.anon, a.authenticated) p
+  -- (The function's rows are stored as they come: no join, no projection.)
+  SELECT * FROM oauth_rls._audit_policies(ARRAY(SELECT t.oid FROM tbl t), (SELECT a.anon FROM api_oid a),
+                                          (SELECT a.authenticated FROM api_oid a))
 ),
 pol AS NOT MATERIALIZED (
   -- cmd is the command as audit() names it (all for ALL), cmds the commands
@@ -436,7 +437,9 @@ findings AS (
                        'session.', p.polname, p.qname) END,
          p.rewrite_ddl, p.rewrite_note
     FROM user_pol p
-   WHERE p.jwt_client_tests > 0
+   -- The plan runs a policy's ALTER POLICY once: with per-row calls too,
+   -- the PER_ROW_CALL row above carries the same statement.
+   WHERE p.jwt_client_tests > 0 AND NOT (plan_only AND p.has_per_row)
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'error', 'USER_METADATA',
          format('Policy %I on %s decides from user_metadata%s, which every user can change for '
@@ -640,14 +643,14 @@ CREATE OR REPLACE FUNCTION oauth_rls._rewrite_plan(schemas text[])
   RETURNS TABLE (step integer, kind text, relid oid, policy_name name, ddl text)
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS
 $$
-  SELECT DISTINCT ON (x.step, x.relid, x.policy_name) x.step, x.kind, x.relid, x.policy_name, x.ddl
-    FROM (SELECT CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 2 ELSE 1 END AS step,
-                 CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 'guard' ELSE 'policy' END AS kind,
-                 a.relid, a.policy_name, a.fix_ddl || ' -- ' || a.plan_note AS ddl
-            FROM oauth_rls._audit(schemas, true) a
-           WHERE a.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID', 'NOT_CLIENT_AWARE')
-             AND a.fix_ddl IS NOT NULL) x
-   ORDER BY x.step, x.relid, x.policy_name
+  -- _audit(plan_only) gives each policy and each table once; the callers
+  -- order the statements.
+  SELECT CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 2 ELSE 1 END AS step,
+         CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 'guard' ELSE 'policy' END AS kind,
+         a.relid, a.policy_name, a.fix_ddl || ' -- ' || a.plan_note AS ddl
+    FROM oauth_rls._audit(schemas, true) a
+   WHERE a.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID', 'NOT_CLIENT_AWARE')
+     AND a.fix_ddl IS NOT NULL
 $$;
 
 CREATE OR REPLACE FUNCTION oauth_rls.plan_rewrite(schemas text[] DEFAULT '{public}') RETURNS SETOF text
