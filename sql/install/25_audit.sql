@@ -189,6 +189,21 @@ pol AS NOT MATERIALIZED (
 user_pol AS NOT MATERIALIZED (
   SELECT * FROM pol WHERE NOT guard_named
 ),
+few AS MATERIALIZED (
+  -- The policies the rarer findings look at, each only at policies of its
+  -- kind (guards, policies with a subquery, a helper or user_metadata,
+  -- permissive ones that share a command, always true or read tables):
+  -- picked in one pass over all policies instead of one pass per finding.
+  SELECT * FROM pol p
+   WHERE p.guard_named OR p.has_sublink OR p.user_metadata OR p.shares_command OR p.has_helpers
+      OR p.has_unread
+      OR (p.polpermissive AND p.for_api AND p.cmd <> 'select'
+          AND (coalesce(p.using_true, false) OR coalesce(p.check_true, false)))
+      OR (p.polpermissive AND (cardinality(p.reads_tables) > 0 OR cardinality(p.helper_tables) > 0))
+),
+few_user AS NOT MATERIALIZED (
+  SELECT * FROM few WHERE NOT guard_named
+),
 tstat AS MATERIALIZED (
   -- Per table, what its policies add up to (_audit_policies()'s summary).
   SELECT t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded,
@@ -263,7 +278,7 @@ dependency AS (
   -- the policy finds no rows there and the matrix entry has no effect.
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.qname, p.role_names, c.cmd, a.tier,
          u.oid::regclass AS other
-    FROM user_pol p
+    FROM few_user p
    CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
     JOIN tier_commands a ON a.oid = p.polrelid AND c.cmd = ANY (a.commands)
    CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(p.reads_tables || p.helper_tables) AS x) AS r(relid)
@@ -273,9 +288,9 @@ dependency AS (
 cycle_table AS MATERIALIZED (
   -- The tables a policy recursion cycle can pass: those whose policies'
   -- subqueries read a table, and the tables they read.
-  SELECT q.polrelid AS relid FROM pol q WHERE q.has_sublink AND cardinality(q.reads_tables) > 0
+  SELECT q.polrelid AS relid FROM few q WHERE q.has_sublink AND cardinality(q.reads_tables) > 0
   UNION
-  SELECT r.relid FROM pol q CROSS JOIN LATERAL unnest(q.reads_tables) AS r(relid)
+  SELECT r.relid FROM few q CROSS JOIN LATERAL unnest(q.reads_tables) AS r(relid)
    WHERE q.has_sublink AND cardinality(q.reads_tables) > 0
 ),
 pol_cmd AS (
@@ -286,7 +301,7 @@ pol_cmd AS (
   SELECT p.polrelid AS relid, c.cmd, bool_or(p.has_sublink) AS has_sublink,
          array_agg(DISTINCT r.relid) FILTER (WHERE r.relid IS NOT NULL) AS reads,
          string_agg(DISTINCT p.polname, ', ') FILTER (WHERE cardinality(p.reads_tables) > 0) AS readers
-    FROM pol p
+    FROM few p
    CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN 'r' THEN '{select,update,delete}'::text[] ELSE p.cmds END) AS c(cmd)
     LEFT JOIN LATERAL unnest(p.reads_tables) AS r(relid) ON true
    -- Only policies with a subquery start or continue a cycle.
@@ -321,7 +336,7 @@ helper_fn AS (
   -- The functions of the user's that policies call (helpers), and which
   -- policies call them.
   SELECT h.oid, string_agg(DISTINCT format('%I on %s', p.polname, p.qname), ', ') AS used_by
-    FROM pol p CROSS JOIN LATERAL unnest(p.helpers) AS h(oid)
+    FROM few p CROSS JOIN LATERAL unnest(p.helpers) AS h(oid)
    WHERE p.has_helpers
    GROUP BY h.oid
 ),
@@ -472,7 +487,7 @@ findings AS (
                   ELSE '' END),
          NULL,
          NULL
-    FROM pol p
+    FROM few p
    WHERE p.user_metadata AND NOT plan_only
   UNION ALL
   SELECT m.polrelid, m.nspname, m.relname, NULL, m.cmd, ARRAY[m.role_name], 'warning', 'MULTIPLE_PERMISSIVE',
@@ -484,10 +499,10 @@ findings AS (
     FROM (SELECT p.polrelid, p.nspname, p.relname, p.qname, rn.role_name, c.cmd, count(*) AS n,
                  string_agg(p.polname, ', ' ORDER BY p.polname) AS names,
                  bool_or(rn.role_name = ANY (p.role_names)) AS named
-            FROM user_pol p
+            FROM few_user p
             CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
             JOIN (SELECT DISTINCT q.polrelid, x.role_name
-                    FROM user_pol q CROSS JOIN LATERAL unnest(q.role_names) AS x(role_name)
+                    FROM few_user q CROSS JOIN LATERAL unnest(q.role_names) AS x(role_name)
                    WHERE q.polpermissive AND q.shares_command) rn
               ON rn.polrelid = p.polrelid
              AND (rn.role_name = ANY (p.role_names) OR 'public' = ANY (p.role_names))
@@ -504,7 +519,7 @@ findings AS (
                 CASE p.cmd WHEN 'all' THEN 'write' ELSE p.cmd END),
          NULL,
          NULL
-    FROM user_pol p
+    FROM few_user p
    WHERE p.polpermissive AND p.for_api AND p.cmd <> 'select' AND NOT plan_only
      -- A missing expression denies: only a present, always-true one counts.
      -- An INSERT is decided by WITH CHECK, UPDATE and DELETE by USING (any
@@ -530,7 +545,7 @@ findings AS (
                 p.polname, p.qname, upper(e.cmd), p.qname, e.cmd),
          format('DROP POLICY %I ON %s; SELECT oauth_rls.guard(%L::regclass);', p.polname, p.qname, p.qname),
          NULL
-    FROM pol p
+    FROM few p
     JOIN guard_expect e ON p.polname = 'oauth_rls_guard_' || e.cmd
    WHERE p.guard_named
      AND (p.polpermissive OR p.polcmd <> e.letter::"char" OR p.polroles <> '{0}'::oid[]
@@ -572,7 +587,7 @@ findings AS (
                                        ORDER BY 1), ', ')),
          NULL,
          NULL
-    FROM user_pol p
+    FROM few_user p
    WHERE p.has_unread AND NOT plan_only
   UNION ALL
   SELECT NULL, n.nspname, f.proname, NULL, NULL, NULL, 'warning', 'FUNCTION_SEARCH_PATH_MUTABLE',
