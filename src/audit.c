@@ -931,7 +931,8 @@ tier_dependent(AuditFuncs *funcs, Node *tree)
 	for (int t = 0; t < TIER_COUNT; t++)
 	{
 		TierCtx		ctx = {funcs, (OAuthTier) t};
-		Node	   *folded = safe_fold(tier_mutator(copyObject(tree), &ctx), NULL);
+		/* (the mutators copy what they change: tree itself stays as it is) */
+		Node	   *folded = safe_fold(tier_mutator(tree, &ctx), NULL);
 
 		if (t == TIER_DIRECT)
 			direct = folded;
