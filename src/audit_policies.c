@@ -57,7 +57,9 @@
 #define TABLE_NATTS 10
 #define FLAGS_AT (TABLE_AT + TABLE_NATTS)	/* has_per_row, has_helpers, has_unread */
 #define FLAGS_NATTS 3
-#define AUDIT_POLICIES_NATTS (FLAGS_AT + FLAGS_NATTS)
+#define TEXTS_AT (FLAGS_AT + FLAGS_NATTS)	/* see finding_texts(), table_texts() */
+#define TEXTS_NATTS 5
+#define AUDIT_POLICIES_NATTS (TEXTS_AT + TEXTS_NATTS)
 
 /*
  * The order _audit_policies() returns them in, by the numbers above.
@@ -69,7 +71,8 @@ static const int output_order[AUDIT_POLICIES_NATTS] = {
 	34, 17, 4, 27, 20, 33, 16, 23, 44, 45, 46, 19,	/* is_table, flags */
 	1, 0, 2, 3, 11, 12, 5, 6, 7, 21, 22, 24, 25, 14, 15,	/* scalars */
 	8, 9, 10, 13, 18, 26, 28, 29, 30, 31, 32,	/* names, arrays, rewrite */
-	35, 36, 37, 38, 39, 40, 41, 42, 43	/* table summary */
+	35, 36, 37, 38, 39, 40, 41, 42, 43,	/* table summary */
+	47, 48, 49, 50, 51			/* finding texts */
 };
 
 /* column numbers within the policy's own columns and its facts */
@@ -362,6 +365,104 @@ policy_columns(const AuditTable *t, HeapTuple tuple, TupleDesc desc, Node *qual,
 	values[COL_GUARD_NAMED] = BoolGetDatum(row->guard);
 }
 
+/*
+ * The messages of the policy's PER_ROW_CALL and JWT_CLIENT_ID findings
+ * (NULL where it has none), as audit() shows them: per_row_message,
+ * jwt_message (then the table's three, NULL here).  Made here, where the
+ * parts are at hand, rather than by format() for each finding.
+ */
+static void
+finding_texts(const AuditTable *t, PolicyRow *row, Datum *values, bool *nulls)
+{
+	Datum	   *labels;
+	int			n;
+	StringInfoData buf;
+	const char *polname = quote_identifier(row->name);
+
+	for (int i = 0; i < TEXTS_NATTS; i++)
+		nulls[i] = true;
+	initStringInfo(&buf);
+	if (DatumGetBool(row->values[FLAGS_AT]))
+	{
+		deconstruct_array(DatumGetArrayTypeP(row->values[FACTS_AT + FACT_PER_ROW]), TEXTOID, -1,
+						  false, TYPALIGN_INT, &labels, NULL, &n);
+		appendStringInfo(&buf, "Policy %s on %s calls ", polname, t->qname);
+		for (int i = 0; i < n; i++)
+			appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", TextDatumGetCString(labels[i]));
+		if (!row->nulls[REWRITE_AT])
+			appendStringInfo(&buf, " once per row; the fix %s.",
+							 TextDatumGetCString(row->values[REWRITE_AT + 1]));
+		else
+			appendStringInfoString(&buf,
+								   " once per row. oauth_rls has no function of exactly the same "
+								   "meaning to put in its place: wrap each call as (select ...) by "
+								   "hand, unless the table's policies read it back (a subquery in a "
+								   "policy makes PostgreSQL check for policy recursion).");
+		values[0] = CStringGetTextDatum(buf.data);
+		nulls[0] = false;
+	}
+	if (DatumGetInt32(row->values[FACTS_AT + FACT_JWT_CLIENT]) > 0)
+	{
+		resetStringInfo(&buf);
+		appendStringInfo(&buf,
+						 "Policy %s on %s reads client_id from the JWT by hand (auth.jwt() ->> "
+						 "'client_id'); oauth_rls.client_id() means the same, is computed once per "
+						 "statement, and refuses malformed claims instead of reading them as a "
+						 "direct session.", polname, t->qname);
+		values[1] = CStringGetTextDatum(buf.data);
+		nulls[1] = false;
+	}
+}
+
+/*
+ * The NOT_CLIENT_AWARE finding of the table, where OAuth clients get what
+ * the user gets for some API role and command (unaware_*): its message,
+ * fix_ddl and plan_note, as audit() shows them, after the two policy
+ * texts (NULL here); NULL otherwise.
+ */
+static void
+table_texts(const AuditTable *t, bool client_aware, const Datum *unaware, const bool *unaware_null,
+			Datum *values, bool *nulls)
+{
+	StringInfoData buf;
+	const char *commands;
+	int			n_policies;
+
+	for (int i = 0; i < TEXTS_NATTS; i++)
+		nulls[i] = true;
+	if (unaware_null[0])
+		return;
+	values += 2;
+	nulls += 2;
+	commands = TextDatumGetCString(unaware[1]);
+	n_policies = DatumGetInt32(unaware[3]);
+	initStringInfo(&buf);
+	if (!client_aware)
+		appendStringInfo(&buf,
+						 "No policy on %s looks at the OAuth client and it is not guarded: every "
+						 "OAuth client (third-party apps and AI agents included) can do whatever "
+						 "the user can. Guard it; the access matrix then lets first-party apps in "
+						 "and others only where you allow it.", t->qname);
+	else
+		appendStringInfo(&buf,
+						 "Some policies on %s look at the OAuth client, but for %s the permissive "
+						 "polic%s %s do%s not, and permissive policies are ORed: every OAuth client "
+						 "(third-party apps and AI agents included) can %s whatever the user can. "
+						 "Guard it; the access matrix then lets first-party apps in and others only "
+						 "where you allow it.",
+						 t->qname, commands, n_policies > 1 ? "ies" : "y",
+						 TextDatumGetCString(unaware[2]), n_policies > 1 ? "" : "es", commands);
+	values[0] = CStringGetTextDatum(buf.data);
+	values[1] = CStringGetTextDatum(psprintf("SELECT oauth_rls.guard(%s::regclass);",
+											 quote_literal_cstr(t->qname)));
+	values[2] = CStringGetTextDatum(psprintf("guards it: for %s no policy limits OAuth clients, so "
+											 "every client can do what the user can; with the "
+											 "guard, direct sessions and first-party apps keep "
+											 "their rights and other clients get what the access "
+											 "matrix allows", commands));
+	nulls[0] = nulls[1] = nulls[2] = false;
+}
+
 /* One policy's row of _audit_policies(), but shares_command (see table_row()). */
 static PolicyRow *
 policy_row(AuditFuncs *funcs, AuditTable *t, HeapTuple tuple, TupleDesc desc)
@@ -400,6 +501,7 @@ policy_row(AuditFuncs *funcs, AuditTable *t, HeapTuple tuple, TupleDesc desc)
 	else
 		for (int i = 0; i < REWRITE_NATTS; i++)
 			row->nulls[REWRITE_AT + i] = true;
+	finding_texts(t, row, row->values + TEXTS_AT, row->nulls + TEXTS_AT);
 	return row;
 }
 
@@ -567,6 +669,8 @@ table_row(const AuditTable *t, List *rows, Datum *values, bool *nulls)
 		nulls[TABLE_AT + i] = false;
 	nulls[TABLE_AT + 3] = rows == NIL;
 	unaware_columns(t, rows, values + TABLE_AT + 6, nulls + TABLE_AT + 6);
+	table_texts(t, client_aware, values + TABLE_AT + 6, nulls + TABLE_AT + 6, values + TEXTS_AT,
+				nulls + TEXTS_AT);
 }
 
 /*

@@ -40,7 +40,10 @@ COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) I
 -- Each table's policies are followed by its summary (is_table): how many
 -- policies, permissive ones, their names, whether one reads the client, its
 -- guard policies, and for which API roles and commands OAuth clients get
--- whatever the user gets (unaware_*: the policies that let them in).
+-- whatever the user gets (unaware_*: the policies that let them in).  The
+-- messages of the findings made for most policies and tables
+-- (PER_ROW_CALL, JWT_CLIENT_ID, NOT_CLIENT_AWARE with its fix and plan
+-- note) come with them, made in C rather than by format() per finding.
 CREATE FUNCTION oauth_rls._audit_policies(tables oid[], anon oid, authenticated oid)
   RETURNS TABLE (is_table boolean, guard_named boolean, polpermissive boolean, has_sublink boolean,
                  user_metadata boolean, shares_command boolean, for_api boolean,
@@ -55,7 +58,9 @@ CREATE FUNCTION oauth_rls._audit_policies(tables oid[], anon oid, authenticated 
                  rewrite_ddl text, rewrite_note text,
                  policies integer, permissive_policies integer, policy_names text,
                  table_client_aware boolean, guard_policies text[], unaware_roles text[],
-                 unaware_commands text, unaware_policies text, unaware_n integer)
+                 unaware_commands text, unaware_policies text, unaware_n integer,
+                 per_row_message text, jwt_message text,
+                 unaware_message text, unaware_fix text, unaware_note text)
   AS 'MODULE_PATHNAME', 'oauth_rls_audit_policies' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION oauth_rls._audit_policies(oid[], oid, oid) IS
   'Internal to oauth_rls.audit(): the policies of the given tables with what their trees call and read, and their rewrite where audit() proposes one';
@@ -190,7 +195,8 @@ tstat AS MATERIALIZED (
          coalesce(s.policies, 0) AS policies, coalesce(s.permissive_policies, 0) AS permissive_policies,
          s.policy_names, coalesce(s.table_client_aware, false) AS client_aware,
          coalesce(s.guard_policies, '{}') AS guard_policies,
-         s.unaware_roles, s.unaware_commands, s.unaware_policies, s.unaware_n
+         s.unaware_roles, s.unaware_commands, s.unaware_policies, s.unaware_n,
+         s.unaware_message, s.unaware_fix, s.unaware_note
     FROM tbl t
     LEFT JOIN scan s ON s.is_table AND s.polrelid = t.oid
 ),
@@ -201,7 +207,8 @@ unaware AS (
   -- policies are ORed, so it lets every client in whatever the others
   -- check) and no restrictive policy that applies looks at it.
   SELECT t.oid, t.unaware_roles AS roles, t.unaware_commands AS commands,
-         t.unaware_policies AS policies, t.unaware_n AS n_policies
+         t.unaware_policies AS policies, t.unaware_n AS n_policies, t.unaware_message AS message,
+         t.unaware_fix AS fix_ddl, t.unaware_note AS plan_note
     FROM tstat t
    WHERE t.relrowsecurity AND NOT t.guarded AND t.unaware_roles IS NOT NULL
 ),
@@ -388,25 +395,12 @@ findings AS (
    WHERE t.relrowsecurity AND t.permissive_policies = 0 AND NOT plan_only
   UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, u.roles, 'warning', 'NOT_CLIENT_AWARE',
-         CASE WHEN plan_only THEN NULL
-              WHEN NOT t.client_aware
-           THEN format('No policy on %s looks at the OAuth client and it is not guarded: every OAuth '
-                       'client (third-party apps and AI agents included) can do whatever the user can. '
-                       'Guard it; the access matrix then lets first-party apps in and others only '
-                       'where you allow it.', t.qname)
-           ELSE format('Some policies on %s look at the OAuth client, but for %s the permissive '
-                       'polic%s %s do%s not, and permissive policies are ORed: every OAuth client '
-                       '(third-party apps and AI agents included) can %s whatever the user can. '
-                       'Guard it; the access matrix then lets first-party apps in and others only '
-                       'where you allow it.',
-                       t.qname, u.commands,
-                       CASE WHEN u.n_policies > 1 THEN 'ies' ELSE 'y' END, u.policies,
-                       CASE WHEN u.n_policies > 1 THEN '' ELSE 'es' END, u.commands) END,
-         format('SELECT oauth_rls.guard(%L::regclass);', t.qname),
-         CASE WHEN plan_only
-           THEN format('guards it: for %s no policy limits OAuth clients, so every client can do what '
-                       'the user can; with the guard, direct sessions and first-party apps keep their '
-                       'rights and other clients get what the access matrix allows', u.commands) END
+         -- 'No policy on <table> looks at the OAuth client and it is not
+         -- guarded: ...', or where some do, 'Some policies on <table> look
+         -- at the OAuth client, but for <commands> the permissive policies
+         -- <names> do not, ...' (see src/audit_policies.c); fix_ddl
+         -- guard()s it, plan_note says why.
+         u.message, u.fix_ddl, CASE WHEN plan_only THEN u.plan_note END
     FROM tstat t JOIN unaware u ON u.oid = t.oid
   UNION ALL
   SELECT v.oid, v.nspname, v.relname, NULL, NULL, v.reachers, 'error', 'VIEW_BYPASSES_RLS',
@@ -431,25 +425,18 @@ findings AS (
    WHERE NOT plan_only
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'warning', 'PER_ROW_CALL',
-         CASE WHEN plan_only THEN NULL
-              WHEN p.rewrite_ddl IS NOT NULL
-           THEN format('Policy %I on %s calls %s once per row; the fix %s.',
-                       p.polname, p.qname, array_to_string(p.per_row_calls, ', '), p.rewrite_note)
-           ELSE format('Policy %I on %s calls %s once per row. oauth_rls has no function of exactly the '
-                       'same meaning to put in its place: wrap each call as (select ...) by hand, unless '
-                       'the table''s policies read it back (a subquery in a policy makes PostgreSQL check '
-                       'for policy recursion).', p.polname, p.qname, array_to_string(p.per_row_calls, ', '))
-         END,
+         -- 'Policy <name> on <table> calls <functions> once per row; the fix
+         -- replaces ...', or where oauth_rls has no function of the same
+         -- meaning, how to wrap them by hand (see src/audit_policies.c).
+         p.per_row_message,
          p.rewrite_ddl, p.rewrite_note
     FROM user_pol p
    WHERE p.has_per_row
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'info', 'JWT_CLIENT_ID',
-         CASE WHEN NOT plan_only
-           THEN format('Policy %I on %s reads client_id from the JWT by hand (auth.jwt() ->> '
-                       '''client_id''); oauth_rls.client_id() means the same, is computed once per '
-                       'statement, and refuses malformed claims instead of reading them as a direct '
-                       'session.', p.polname, p.qname) END,
+         -- 'Policy <name> on <table> reads client_id from the JWT by hand
+         -- ...' (see src/audit_policies.c).
+         p.jwt_message,
          p.rewrite_ddl, p.rewrite_note
     FROM user_pol p
    -- The plan runs a policy's ALTER POLICY once: with per-row calls too,
