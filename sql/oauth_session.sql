@@ -166,6 +166,30 @@ SELECT pg_temp.token('5e550000-0000-4000-8000-0000000000e3');
 SELECT oauth_rls.current_tier(), oauth_rls.client_id(), oauth_rls.session_active();
 ROLLBACK;
 
+-- The table is found by name, and what was found is kept per backend until
+-- the catalog changes: a table put in its place (a restore, a migration) is
+-- the one read from then on, in this session too.  The replacement says
+-- the partner's session belongs to the web app; after the rollback the
+-- original answers again.
+SELECT pg_temp.token('5e550000-0000-4000-8000-0000000000e3');
+SELECT oauth_rls.current_tier(), oauth_rls.client_id();
+BEGIN;
+RESET SESSION AUTHORIZATION;
+ALTER TABLE auth.sessions RENAME TO sessions_elsewhere;
+CREATE TABLE auth.sessions (LIKE auth.sessions_elsewhere INCLUDING ALL);
+INSERT INTO auth.sessions (id, user_id, oauth_client_id)
+  VALUES ('5e550000-0000-4000-8000-0000000000e3', 'aaaaaaaa-0000-4000-8000-0000000000a1',
+          'c1000000-0000-4000-8000-0000000000e1');
+SET SESSION AUTHORIZATION postgres;
+SELECT oauth_rls.current_tier(), oauth_rls.client_id();
+-- Its column dropped: no client is read from it (not the old table's).
+RESET SESSION AUTHORIZATION;
+ALTER TABLE auth.sessions DROP COLUMN oauth_client_id;
+SET SESSION AUTHORIZATION postgres;
+SELECT oauth_rls.current_tier(), oauth_rls.client_id();
+ROLLBACK;
+SELECT oauth_rls.current_tier(), oauth_rls.client_id();
+
 --
 -- Cost and freshness: at most one auth.sessions lookup per statement, never
 -- kept past it.

@@ -11,9 +11,10 @@
  * session row names an OAuth client is a request of that client.
  *
  * Auth's tables send us no invalidation, so what they say is read at most
- * once per statement (StatementKey) and never kept longer.  They are read
- * directly through their primary keys, with the extension's access: the API
- * roles have no right on them and Supabase enables RLS on auth.sessions.
+ * once per command of a statement (StatementKey) and never kept longer.
+ * They are read directly through their primary keys, with the extension's
+ * access: the API roles have no right on them and Supabase enables RLS on
+ * auth.sessions.
  */
 #include "postgres.h"
 
@@ -25,6 +26,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
@@ -32,48 +35,147 @@
 #include "claims.h"
 #include "invalidation.h"
 
-void
-statement_key_record(StatementKey *key)
+/*
+ * What auth.<table> is, resolved once per backend: 8-10 syscache lookups a
+ * call were most of a repeated authenticate().  Auth's tables can be
+ * created, dropped, renamed or altered at any time (a restore, a migration
+ * of Supabase's), and every such change sends a relcache invalidation for
+ * the table or index (pg_class and pg_attribute changes do), or a syscache
+ * one for schema auth: either forgets the resolution, and the next read
+ * resolves again.  The callbacks only clear flags and count.
+ */
+#define AUTH_MAX_COLUMNS 4
+
+typedef struct AuthColumn
 {
-	key->request_generation = oauth_rls_request_generation;
-	key->xact_start = GetCurrentTransactionStartTimestamp();
-	key->stmt_start = GetCurrentStatementStartTimestamp();
-	key->command_id = GetCurrentCommandId(false);
-	key->valid = true;
+	const char *name;
+	AttrNumber	att;			/* InvalidAttrNumber: absent, or not uuid */
+} AuthColumn;
+
+typedef struct AuthRel
+{
+	const char *relname;
+	const char *pkeyname;
+	bool		resolved;
+	Oid			relid;			/* InvalidOid: no such table */
+	Oid			indexid;		/* InvalidOid: no such index on it */
+	AttrNumber	id_att;			/* the uuid primary key column "id" */
+	int			ncolumns;
+	AuthColumn	columns[AUTH_MAX_COLUMNS];
+} AuthRel;
+
+static AuthRel auth_rels[] = {
+	{.relname = "sessions", .pkeyname = "sessions_pkey"},
+	{.relname = "oauth_clients", .pkeyname = "oauth_clients_pkey"},
+};
+
+static bool auth_callbacks_registered = false;
+static uint64 auth_invalidations = 0;	/* callbacks run so far */
+
+static void
+auth_rels_forget(void)
+{
+	auth_invalidations++;
+	for (int i = 0; i < (int) lengthof(auth_rels); i++)
+		auth_rels[i].resolved = false;
 }
 
-bool
-statement_key_holds(const StatementKey *key)
+/* A table or index of ours changed, or one was created (an absent one may now exist). */
+static void
+auth_relcache_callback(Datum arg, Oid relid)
 {
-	return key->valid &&
-		key->request_generation == oauth_rls_request_generation &&
-		key->xact_start == GetCurrentTransactionStartTimestamp() &&
-		key->stmt_start == GetCurrentStatementStartTimestamp() &&
-		key->command_id == GetCurrentCommandId(false);
+	auth_invalidations++;
+	for (int i = 0; i < (int) lengthof(auth_rels); i++)
+	{
+		AuthRel    *r = &auth_rels[i];
+
+		if (!OidIsValid(relid) || !OidIsValid(r->relid) || !OidIsValid(r->indexid) ||
+			relid == r->relid || relid == r->indexid)
+			r->resolved = false;
+	}
 }
 
-/* Oid of auth.<relname>, or InvalidOid. */
-static Oid
-auth_relation(const char *relname)
+static void
+auth_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
-	Oid			auth_ns = get_namespace_oid("auth", true);
+	auth_rels_forget();
+}
 
-	return OidIsValid(auth_ns) ? get_relname_relid(relname, auth_ns) : InvalidOid;
+/* The attribute number of a uuid column, or InvalidAttrNumber. */
+static AttrNumber
+uuid_attnum(Oid relid, const char *column)
+{
+	AttrNumber	att = get_attnum(relid, column);
+
+	if (att == InvalidAttrNumber || get_atttype(relid, att) != UUIDOID)
+		return InvalidAttrNumber;
+	return att;
+}
+
+static AuthRel *
+auth_rel(const char *relname, const char *pkeyname)
+{
+	AuthRel    *r = NULL;
+	Oid			auth_ns;
+	uint64		start;
+
+	if (!auth_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(auth_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, auth_namespace_callback, (Datum) 0);
+		auth_callbacks_registered = true;
+	}
+	for (int i = 0; i < (int) lengthof(auth_rels); i++)
+		if (strcmp(auth_rels[i].relname, relname) == 0)
+			r = &auth_rels[i];
+	if (r == NULL || (pkeyname != NULL && strcmp(r->pkeyname, pkeyname) != 0))
+		elog(ERROR, "oauth_rls: auth.%s is not a table this extension reads", relname);
+	if (r->resolved)
+		return r;
+
+	/*
+	 * Kept only if no invalidation arrived while resolving (the lookups can
+	 * apply some); otherwise it serves this call and is resolved again next.
+	 */
+	start = auth_invalidations;
+	r->relid = r->indexid = InvalidOid;
+	r->id_att = InvalidAttrNumber;
+	r->ncolumns = 0;
+	auth_ns = get_namespace_oid("auth", true);
+	if (OidIsValid(auth_ns))
+		r->relid = get_relname_relid(r->relname, auth_ns);
+	if (OidIsValid(r->relid))
+	{
+		r->id_att = uuid_attnum(r->relid, "id");
+		r->indexid = get_relname_relid(r->pkeyname, auth_ns);
+		if (OidIsValid(r->indexid) && IndexGetRelation(r->indexid, true) != r->relid)
+			r->indexid = InvalidOid;
+	}
+	r->resolved = auth_invalidations == start;
+	return r;
+}
+
+/* The cached resolution of an auth table by its oid, or NULL. */
+static AuthRel *
+auth_rel_of(Oid relid)
+{
+	for (int i = 0; i < (int) lengthof(auth_rels); i++)
+		if (auth_rels[i].resolved && auth_rels[i].relid == relid)
+			return &auth_rels[i];
+	return NULL;
 }
 
 bool
 auth_sessions_exist(void)
 {
-	return OidIsValid(auth_relation("sessions"));
+	return OidIsValid(auth_rel("sessions", NULL)->relid);
 }
 
 bool
 auth_read_row(const char *relname, const char *pkeyname, const pg_uuid_t *id,
 			  AuthRowCallback fn, void *arg)
 {
-	Oid			relid = auth_relation(relname);
-	Oid			indexid;
-	AttrNumber	id_att;
+	AuthRel    *r = auth_rel(relname, pkeyname);
 	Relation	rel;
 	Snapshot	snapshot;
 	ScanKeyData key;
@@ -81,19 +183,28 @@ auth_read_row(const char *relname, const char *pkeyname, const pg_uuid_t *id,
 	HeapTuple	tuple;
 	bool		found = false;
 
-	if (!OidIsValid(relid))
+	if (!OidIsValid(r->relid))
 		return false;
-	id_att = get_attnum(relid, "id");
-	if (id_att == InvalidAttrNumber || get_atttype(relid, id_att) != UUIDOID)
-		return false;
-	indexid = auth_relation(pkeyname);
-	if (OidIsValid(indexid) && IndexGetRelation(indexid, true) != relid)
-		indexid = InvalidOid;
+	rel = table_open(r->relid, AccessShareLock);
 
-	rel = table_open(relid, AccessShareLock);
+	/*
+	 * Taking the lock applies pending invalidations: if one concerned this
+	 * table, resolve again, now that the lock holds it still.  The table may
+	 * have been replaced by another of the same name: read nothing then.
+	 */
+	if (!r->resolved && auth_rel(relname, pkeyname)->relid != RelationGetRelid(rel))
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	if (r->id_att == InvalidAttrNumber)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
 	snapshot = oauth_rls_register_read_snapshot();
-	ScanKeyInit(&key, id_att, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
-	scan = systable_beginscan(rel, indexid, OidIsValid(indexid), snapshot, 1, &key);
+	ScanKeyInit(&key, r->id_att, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(id));
+	scan = systable_beginscan(rel, r->indexid, OidIsValid(r->indexid), snapshot, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
@@ -107,14 +218,37 @@ auth_read_row(const char *relname, const char *pkeyname, const pg_uuid_t *id,
 	return found;
 }
 
+/* The attribute number of a uuid column of rel, cached with rel's resolution. */
+static AttrNumber
+auth_column(Relation rel, const char *column)
+{
+	Oid			relid = RelationGetRelid(rel);
+	AuthRel    *r = auth_rel_of(relid);
+	AttrNumber	att;
+
+	if (r == NULL)
+		return uuid_attnum(relid, column);
+	for (int i = 0; i < r->ncolumns; i++)
+		if (strcmp(r->columns[i].name, column) == 0)
+			return r->columns[i].att;
+	att = uuid_attnum(relid, column);
+	if (r->ncolumns < AUTH_MAX_COLUMNS)
+	{
+		r->columns[r->ncolumns].name = column;	/* callers pass literals */
+		r->columns[r->ncolumns].att = att;
+		r->ncolumns++;
+	}
+	return att;
+}
+
 bool
 auth_uuid_column(HeapTuple tuple, Relation rel, const char *column, pg_uuid_t *out)
 {
-	AttrNumber	att = get_attnum(RelationGetRelid(rel), column);
+	AttrNumber	att = auth_column(rel, column);
 	bool		isnull;
 	Datum		value;
 
-	if (att == InvalidAttrNumber || get_atttype(RelationGetRelid(rel), att) != UUIDOID)
+	if (att == InvalidAttrNumber)
 		return false;
 	value = heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
 	if (isnull)
@@ -136,7 +270,7 @@ read_session_columns(HeapTuple tuple, Relation rel, void *arg)
 static void
 read_client_live(HeapTuple tuple, Relation rel, void *arg)
 {
-	AttrNumber	att = get_attnum(RelationGetRelid(rel), "deleted_at");
+	AttrNumber	att = get_attnum(RelationGetRelid(rel), "deleted_at");	/* not uuid */
 	bool		isnull = true;
 
 	if (att != InvalidAttrNumber)
@@ -176,7 +310,7 @@ auth_request_session(void)
 		return s;
 
 	/* Mark invalid first: an error while reading leaves no half state. */
-	session_cache.key.valid = false;
+	session_cache.key.epoch = 0;
 	memset(s, 0, sizeof(*s));
 	s->sessions_exist = auth_sessions_exist();
 	if (s->sessions_exist && rc->has_session)
@@ -188,7 +322,12 @@ auth_request_session(void)
 		(void) auth_read_row("oauth_clients", "oauth_clients_pkey", &s->client,
 							 read_client_live, &s->client_live);
 	}
-	statement_key_record(&session_cache.key);
+
+	/*
+	 * The key of after the read: an invalidation of our tables processed
+	 * while auth.sessions was opened says nothing about its rows.
+	 */
+	session_cache.key = statement_key_now();
 	return s;
 }
 

@@ -7,6 +7,7 @@
 #define OAUTH_RLS_AUTH_SESSION_H
 
 #include "oauth_rls.h"
+#include "invalidation.h"
 
 #include "access/htup.h"
 #include "utils/rel.h"
@@ -17,23 +18,41 @@
 #define UUID_TEXT_LEN 36
 
 /*
- * One statement of one request: a cached answer that depends on Auth's
- * tables (which send us no invalidation) holds while all of these are equal.
- * A new request (settings change), a new top-level statement, or a new
- * command inside a function each make it stale, so a pooled backend never
- * serves one request's answer to the next.
+ * One command of one statement of one request: a cached answer that depends
+ * on Auth's tables (which send us no invalidation) holds while both are
+ * equal.  A new request (settings change), a new top-level statement, the
+ * end of the transaction or the abort of a subtransaction (each moves the
+ * cache epoch), or a new command inside a function make it stale, so a
+ * pooled backend never serves one request's answer to the next.  Per row it
+ * costs two calls that return a variable and two comparisons.
  */
 typedef struct StatementKey
 {
-	bool		valid;
-	uint64		request_generation;
-	TimestampTz xact_start;
-	TimestampTz stmt_start;
+	uint64		epoch;			/* 0: never holds */
 	CommandId	command_id;
 } StatementKey;
 
-extern void statement_key_record(StatementKey *key);
-extern bool statement_key_holds(const StatementKey *key);
+/*
+ * The key of now.  Take it before computing an answer that also depends on
+ * the extension's tables: an invalidation processed meanwhile moves the
+ * epoch, and the answer is computed again at the next call.
+ */
+static inline StatementKey
+statement_key_now(void)
+{
+	StatementKey key;
+
+	key.epoch = oauth_rls_current_epoch();
+	key.command_id = GetCurrentCommandId(false);
+	return key;
+}
+
+static inline bool
+statement_key_holds(const StatementKey *key)
+{
+	return key->epoch == oauth_rls_current_epoch() &&
+		key->command_id == GetCurrentCommandId(false);
+}
 
 /*
  * Reads the row of auth.<relname> whose uuid column "id" equals id (through

@@ -57,6 +57,7 @@
 #include "claims_parse.h"
 #include "invalidation.h"
 #include "jws_parse.h"
+#include "jwt_json.h"
 #include "jwt_keys.h"
 #include "token_only.h"
 
@@ -80,143 +81,73 @@ refuse(const char *message, const char *detail)
 	pg_unreachable();
 }
 
-/* ---------- strict JSON: PostgreSQL's parser, with a semantic check ---------- */
-
-#if PG_VERSION_NUM >= 160000
-#define SEM_RESULT JsonParseErrorType
-#define SEM_DONE(s) return (s)->bad ? JSON_SEM_ACTION_FAILED : JSON_SUCCESS
-#else
-#define SEM_RESULT void
-#define SEM_DONE(s) return
-#endif
-
-typedef struct StrictJson
-{
-	int			depth;
-	long		fields;			/* object members in the text, all levels */
-	bool		bad;
-	const char *why;
-} StrictJson;
-
-static SEM_RESULT
-strict_nest(void *state)
-{
-	StrictJson *s = state;
-
-	if (++s->depth > JWT_MAX_JSON_DEPTH && !s->bad)
-	{
-		s->bad = true;
-		s->why = "JSON nesting is too deep";
-	}
-	SEM_DONE(s);
-}
-
-static SEM_RESULT
-strict_unnest(void *state)
-{
-	((StrictJson *) state)->depth--;
-	SEM_DONE((StrictJson *) state);
-}
-
-static SEM_RESULT
-strict_field(void *state, char *fname, bool isnull)
-{
-	((StrictJson *) state)->fields++;
-	SEM_DONE((StrictJson *) state);
-}
-
-/* Object members in a jsonb, all levels. */
-static long
-jsonb_fields(Jsonb *jb)
-{
-	JsonbIterator *it = JsonbIteratorInit(&jb->root);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	long		n = 0;
-
-	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
-		n += tok == WJB_KEY;
-	return n;
-}
+/* ---------- strict JSON (jwt_json.c) ---------- */
 
 /*
  * The jsonb of one decoded part, or a refusal.  The bytes must be UTF-8
  * without NUL, one JSON object, nesting at most JWT_MAX_JSON_DEPTH, and no
- * key twice in one object.  jsonb keeps only the last of duplicate keys, so
- * a duplicate shows as fewer members in the jsonb than in the text: the
- * text's members are counted by a first pass of PostgreSQL's JSON parser
- * without de-escaping (cheap), which also bounds the depth before jsonb_in
- * recurses.
+ * key twice in one object.
  */
-static Jsonb *
+static JsonbValue *
 strict_json(char *bytes, size_t len, const char *part)
 {
-	StrictJson	s = {0};
-	JsonSemAction sem = {0};
-	JsonLexContext *lex;
-	JsonParseErrorType err;
-	Jsonb	   *jb;
+	JsonbValue *tree;
 
 	if (jws_has_nul((unsigned char *) bytes, len) ||
 		!pg_verify_mbstr(PG_UTF8, bytes, (int) len, true))
 		refuse("JWT is malformed", psprintf("The %s is not UTF-8 text.", part));
+	bytes[len] = '\0';			/* pg_is_ascii and the parser read to it */
 	if (GetDatabaseEncoding() != PG_UTF8 && !pg_is_ascii(bytes))
 		refuse("JWT is malformed",
 			   psprintf("The %s is not ASCII, and this database's encoding is not UTF8.", part));
-	bytes[len] = '\0';
 
-	sem.semstate = &s;
-	sem.object_start = strict_nest;
-	sem.object_end = strict_unnest;
-	sem.array_start = strict_nest;
-	sem.array_end = strict_unnest;
-	sem.object_field_start = strict_field;
-#if PG_VERSION_NUM >= 170000
-	lex = makeJsonLexContextCstringLen(NULL, bytes, len, GetDatabaseEncoding(), false);
-#else
-	lex = makeJsonLexContextCstringLen(bytes, (int) len, GetDatabaseEncoding(), false);
-#endif
-	err = pg_parse_json(lex, &sem);
-	if (s.bad)
-		refuse("JWT is malformed", psprintf("In the %s, %s.", part, s.why));
-	if (err != JSON_SUCCESS)
-		refuse("JWT is malformed", psprintf("The %s is not valid JSON.", part));
-	jb = claims_parse_json(bytes);
-	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
-		refuse("JWT is malformed", psprintf("The %s is not a JSON object.", part));
-	if (jsonb_fields(jb) != s.fields)
-		refuse("JWT is malformed", psprintf("In the %s, a JSON object has the same key twice.", part));
-	return jb;
+	switch (jwt_json_parse(bytes, len, JWT_MAX_JSON_DEPTH, &tree))
+	{
+		case JWT_JSON_OK:
+			break;
+		case JWT_JSON_INVALID:
+			refuse("JWT is malformed", psprintf("The %s is not valid JSON.", part));
+		case JWT_JSON_NOT_OBJECT:
+			refuse("JWT is malformed", psprintf("The %s is not a JSON object.", part));
+		case JWT_JSON_TOO_DEEP:
+			refuse("JWT is malformed", psprintf("In the %s, JSON nesting is too deep.", part));
+		case JWT_JSON_DUPLICATE_KEY:
+			refuse("JWT is malformed", psprintf("In the %s, a JSON object has the same key twice.", part));
+		case JWT_JSON_BAD_NUMBER:
+			refuse("JWT is malformed", psprintf("In the %s, a number is out of range.", part));
+	}
+	return tree;
 }
 
 /* ---------- claims ---------- */
 
-static JsonbValue *
-member(Jsonb *obj, const char *name, JsonbValue *buf)
+static const JsonbValue *
+member(const JsonbValue *obj, const char *name)
 {
-	return getKeyJsonValueFromContainer(&obj->root, name, strlen(name), buf);
+	return jwt_json_member(obj, name);
 }
 
-/* A string member as a C string (NULL when absent); refused if not a string. */
-static char *
-string_member(Jsonb *obj, const char *name, const char *part)
+/*
+ * A string member as a C string (NULL when absent; the tree's own,
+ * NUL-terminated); refused if not a string.
+ */
+static const char *
+string_member(const JsonbValue *obj, const char *name, const char *part)
 {
-	JsonbValue	buf;
-	JsonbValue *v = member(obj, name, &buf);
+	const JsonbValue *v = member(obj, name);
 
 	if (v == NULL)
 		return NULL;
 	if (v->type != jbvString)
 		refuse("JWT is malformed", psprintf("\"%s\" in the %s is not a string.", name, part));
-	return pnstrdup(v->val.string.val, v->val.string.len);
+	return v->val.string.val;
 }
 
 /* A NumericDate claim: *has false when absent; refused if not a number. */
 static double
-time_claim(Jsonb *claims, const char *name, bool *has)
+time_claim(const JsonbValue *claims, const char *name, bool *has)
 {
-	JsonbValue	buf;
-	JsonbValue *v = member(claims, name, &buf);
+	const JsonbValue *v = member(claims, name);
 	char	   *digits;
 
 	*has = v != NULL;
@@ -247,10 +178,9 @@ audience_allowed(const JwtIssuer *iss, const char *aud, int len)
 
 /* aud is required: a string or an array of strings, one of them allowed. */
 static void
-check_audience(const JwtIssuer *iss, Jsonb *claims, const char *client_id)
+check_audience(const JwtIssuer *iss, const JsonbValue *claims, const char *client_id)
 {
-	JsonbValue	buf;
-	JsonbValue *v = member(claims, "aud", &buf);
+	const JsonbValue *v = member(claims, "aud");
 	bool		allowed = false;
 	bool		is_client = false;
 
@@ -262,21 +192,17 @@ check_audience(const JwtIssuer *iss, Jsonb *claims, const char *client_id)
 		is_client = client_id && strlen(client_id) == (size_t) v->val.string.len &&
 			memcmp(client_id, v->val.string.val, v->val.string.len) == 0;
 	}
-	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	else if (v->type == jbvArray)
 	{
-		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-		JsonbValue	e;
-		JsonbIteratorToken tok;
-
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		for (int i = 0; i < v->val.array.nElems; i++)
 		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (e.type != jbvString)
+			const JsonbValue *e = &v->val.array.elems[i];
+
+			if (e->type != jbvString)
 				refuse("JWT is malformed", "Claim \"aud\" holds a value that is not a string.");
-			allowed |= audience_allowed(iss, e.val.string.val, e.val.string.len);
-			is_client |= client_id && strlen(client_id) == (size_t) e.val.string.len &&
-				memcmp(client_id, e.val.string.val, e.val.string.len) == 0;
+			allowed |= audience_allowed(iss, e->val.string.val, e->val.string.len);
+			is_client |= client_id && strlen(client_id) == (size_t) e->val.string.len &&
+				memcmp(client_id, e->val.string.val, e->val.string.len) == 0;
 		}
 	}
 	else
@@ -307,8 +233,8 @@ typedef struct VerifiedToken
 	bool		has_session;
 	pg_uuid_t	session_id;
 	pg_uuid_t	user_id;
-	char	   *session_text;	/* session_id as in the token, for the deny-list */
-	char	   *jti;
+	const char *session_text;	/* session_id as in the token, for the deny-list */
+	const char *jti;
 } VerifiedToken;
 
 static MemoryContext token_cxt = NULL;
@@ -376,8 +302,8 @@ token_cache_store(const VerifiedToken *src)
 
 /* ---------- verification ---------- */
 
-/* A part's jsonb; *text (when not NULL) gets its JSON text as decoded. */
-static Jsonb *
+/* A part's JSON tree; *text (when not NULL) gets its JSON text as decoded. */
+static JsonbValue *
 decode_part(const char *token, size_t off, size_t len, const char *part, char **text)
 {
 	char	   *bytes = palloc(JWS_DECODED_MAX(len) + 1);
@@ -391,15 +317,14 @@ decode_part(const char *token, size_t off, size_t len, const char *part, char **
 }
 
 static JwsAlg
-check_header(Jsonb *header, char **kid)
+check_header(const JsonbValue *header, const char **kid)
 {
 	static const char *const refused[] = {"crit", "jku", "x5u", "jwk", "x5c", "b64", "zip", "enc"};
-	char	   *alg;
+	const char *alg;
 	JwsAlg		a;
-	JsonbValue	buf;
 
 	for (int i = 0; i < (int) lengthof(refused); i++)
-		if (member(header, refused[i], &buf) != NULL)
+		if (member(header, refused[i]) != NULL)
 			refuse("JWT header is not accepted",
 				   psprintf("Header parameter \"%s\" is refused: keys come only from oauth_rls.jwt_keys, and no extension is understood.",
 							refused[i]));
@@ -460,18 +385,18 @@ verify_token(const char *token, int len, VerifiedToken *vt)
 {
 	JwsParts	parts;
 	JwsStatus	st = jws_split(token, len, &parts);
-	Jsonb	   *header;
-	Jsonb	   *claims;
-	char	   *kid;
-	char	   *iss_claim;
+	const JsonbValue *header;
+	const JsonbValue *claims;
+	Jsonb	   *jb;
+	const char *kid;
+	const char *iss_claim;
 	const JwtIssuer *iss;
 	JwsAlg		alg;
-	char	   *role;
-	char	   *client_id;
-	char	   *sub;
+	const char *role;
+	const char *client_id;
+	const char *sub;
 	bool		has_exp;
 	char	   *payload_text;
-	JsonbValue	buf;
 
 	switch (st)
 	{
@@ -514,7 +439,7 @@ verify_token(const char *token, int len, VerifiedToken *vt)
 	vt->leeway = iss->leeway_seconds;
 
 	/* ID tokens share key and iss with access tokens: tell them apart. */
-	if (member(claims, "nonce", &buf) != NULL)
+	if (member(claims, "nonce") != NULL)
 		refuse("JWT is not an access token", "It has a \"nonce\" claim (an ID token).");
 	client_id = string_member(claims, "client_id", "payload");
 	check_audience(iss, claims, client_id);
@@ -546,6 +471,7 @@ verify_token(const char *token, int len, VerifiedToken *vt)
 	 * payload), unless the role map changes the role it carries.
 	 */
 	vt->claims_text = payload_text;
+	jb = JsonbValueToJsonb((JsonbValue *) claims);
 	if (strcmp(role, vt->db_role) != 0)
 	{
 		StringInfoData patch;
@@ -554,11 +480,11 @@ verify_token(const char *token, int len, VerifiedToken *vt)
 		appendStringInfoString(&patch, "{\"role\": ");
 		escape_json(&patch, vt->db_role);
 		appendStringInfoChar(&patch, '}');
-		claims = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(claims),
-													JsonbPGetDatum(claims_parse_json(patch.data))));
-		vt->claims_text = JsonbToCString(NULL, &claims->root, VARSIZE(claims));
+		jb = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(jb),
+												JsonbPGetDatum(claims_parse_json(patch.data))));
+		vt->claims_text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 	}
-	vt->claims = claims;
+	vt->claims = jb;
 }
 
 /* ---------- checked on every call, cached or not ---------- */
@@ -696,11 +622,27 @@ set_local(const char *name, const char *value)
 							 true, 0, false);
 }
 
-/* Legacy per-claim settings, emptied so that no stale value mixes in. */
+/*
+ * Legacy per-claim settings, emptied so that no stale value mixes in.  The
+ * module defines all five, so their values are read from its own variables
+ * (a GetConfigOption() each was a fifth of a repeated call on 15).
+ */
 static const char *const legacy_settings[] = {
 	"request.jwt.claim", "request.jwt.claim.sub", "request.jwt.claim.client_id",
 	"request.jwt.claim.role", "request.jwt.claim.email"
 };
+
+static void
+clear_legacy_settings(void)
+{
+	const char *values[lengthof(legacy_settings)];
+
+	claims_legacy_values(&values[0], &values[1], &values[2]);
+	token_only_legacy_values(&values[3], &values[4]);
+	for (int i = 0; i < (int) lengthof(legacy_settings); i++)
+		if (values[i] != NULL && values[i][0] != '\0')
+			set_local(legacy_settings[i], "");
+}
 
 static void
 apply_token(const VerifiedToken *vt)
@@ -719,13 +661,7 @@ apply_token(const VerifiedToken *vt)
 	{
 		set_local("role", vt->db_role);
 		set_local("request.jwt.claims", vt->claims_text);
-		for (int i = 0; i < (int) lengthof(legacy_settings); i++)
-		{
-			const char *cur = GetConfigOption(legacy_settings[i], true, false);
-
-			if (cur != NULL && cur[0] != '\0')
-				set_local(legacy_settings[i], "");
-		}
+		clear_legacy_settings();
 	}
 	PG_FINALLY();
 	{

@@ -95,7 +95,7 @@ static ClaimsCache cache = {0};
 static void
 assign_request_setting(const char *newval, void *extra)
 {
-	oauth_rls_request_generation++;
+	oauth_rls_request_changed();
 }
 
 /*
@@ -503,6 +503,14 @@ claims_current_session(void)
 	return rc;
 }
 
+void
+claims_legacy_values(const char **claim, const char **sub, const char **client_id)
+{
+	*claim = setting_claim;
+	*sub = setting_claim_sub;
+	*client_id = setting_claim_client_id;
+}
+
 Jsonb *
 claims_parse_json(const char *text)
 {
@@ -550,6 +558,19 @@ call_site_fresh(CallSiteResult *site)
 	return site->generation == oauth_rls_request_generation;
 }
 
+/*
+ * The call site when its result is fresh, else NULL.  The functions called
+ * per row test this first and compute out of line (pg_noinline), so that the
+ * per-row path sets up no frame for the computation.
+ */
+static inline CallSiteResult *
+fresh_call_site(FunctionCallInfo fcinfo)
+{
+	CallSiteResult *site = (CallSiteResult *) fcinfo->flinfo->fn_extra;
+
+	return site != NULL && call_site_fresh(site) ? site : NULL;
+}
+
 static Datum
 call_site_store(FunctionCallInfo fcinfo, CallSiteResult *site, Datum value,
 				bool isnull, bool byval, int typlen)
@@ -593,19 +614,26 @@ uuid_result(FunctionCallInfo fcinfo, bool has, const pg_uuid_t *value)
 	return call_site_store(fcinfo, site, UUIDPGetDatum(value), !has, false, UUID_LEN);
 }
 
+static pg_noinline Datum
+claims_compute(FunctionCallInfo fcinfo)
+{
+	CallSiteResult *site = call_site(fcinfo);
+	const RequestClaims *rc = claims_current();
+
+	return call_site_store(fcinfo, site, PointerGetDatum(rc->claims),
+						   rc->claims == NULL, false, -1);
+}
+
 /* claims() -> jsonb: the request's claims, NULL when there are none. */
 PG_FUNCTION_INFO_V1(oauth_rls_claims);
 Datum
 oauth_rls_claims(PG_FUNCTION_ARGS)
 {
-	CallSiteResult *site = call_site(fcinfo);
-	const RequestClaims *rc;
+	CallSiteResult *site = fresh_call_site(fcinfo);
 
-	if (call_site_fresh(site))
+	if (likely(site != NULL))
 		RETURN_CALL_SITE(site);
-	rc = claims_current();
-	return call_site_store(fcinfo, site, PointerGetDatum(rc->claims),
-						   rc->claims == NULL, false, -1);
+	return claims_compute(fcinfo);
 }
 
 /* A top-level claim as text, with the meaning of ->>. */
@@ -676,18 +704,32 @@ oauth_rls_claim(PG_FUNCTION_ARGS)
 	return call_site_store(fcinfo, site, PointerGetDatum(result), result == NULL, false, -1);
 }
 
+static pg_noinline Datum
+user_id_compute(FunctionCallInfo fcinfo)
+{
+	const RequestClaims *rc = claims_current_user();
+
+	return uuid_result(fcinfo, rc->has_user, &rc->user_id);
+}
+
 /* user_id() -> uuid: like auth.uid(), but fails on a malformed sub. */
 PG_FUNCTION_INFO_V1(oauth_rls_user_id);
 Datum
 oauth_rls_user_id(PG_FUNCTION_ARGS)
 {
-	CallSiteResult *site = call_site(fcinfo);
-	const RequestClaims *rc;
+	CallSiteResult *site = fresh_call_site(fcinfo);
 
-	if (call_site_fresh(site))
+	if (likely(site != NULL))
 		RETURN_CALL_SITE(site);
-	rc = claims_current_user();
-	return uuid_result(fcinfo, rc->has_user, &rc->user_id);
+	return user_id_compute(fcinfo);
+}
+
+static pg_noinline Datum
+session_id_compute(FunctionCallInfo fcinfo)
+{
+	const RequestClaims *rc = claims_current_session();
+
+	return uuid_result(fcinfo, rc->has_session, &rc->session_id);
 }
 
 /* session_id() -> uuid: the auth.sessions row the token belongs to. */
@@ -695,13 +737,29 @@ PG_FUNCTION_INFO_V1(oauth_rls_session_id);
 Datum
 oauth_rls_session_id(PG_FUNCTION_ARGS)
 {
-	CallSiteResult *site = call_site(fcinfo);
-	const RequestClaims *rc;
+	CallSiteResult *site = fresh_call_site(fcinfo);
 
-	if (call_site_fresh(site))
+	if (likely(site != NULL))
 		RETURN_CALL_SITE(site);
-	rc = claims_current_session();
-	return uuid_result(fcinfo, rc->has_session, &rc->session_id);
+	return session_id_compute(fcinfo);
+}
+
+static pg_noinline Datum
+client_id_compute(FunctionCallInfo fcinfo)
+{
+	CallSiteResult *site = call_site(fcinfo);
+	const char *client;
+	bool		per_statement;
+	StatementKey now = statement_key_now();
+	Datum		result;
+
+	(void) auth_request_client(&client, &per_statement);
+	result = call_site_store(fcinfo, site,
+							 client ? PointerGetDatum(cstring_to_text(client)) : (Datum) 0,
+							 client == NULL, false, -1);
+	site->per_statement = per_statement;
+	site->statement = now;
+	return result;
 }
 
 /*
@@ -709,28 +767,18 @@ oauth_rls_session_id(PG_FUNCTION_ARGS)
  * direct session: the client_id claim, else the OAuth client of the token's
  * auth.sessions row (a token Auth re-issued without client_id is still that
  * client's; see auth_session.c).  An answer read from auth.sessions holds for
- * the statement only.
+ * the command only.
  */
 PG_FUNCTION_INFO_V1(oauth_rls_client_id);
 Datum
 oauth_rls_client_id(PG_FUNCTION_ARGS)
 {
-	CallSiteResult *site = call_site(fcinfo);
-	const char *client;
-	bool		per_statement;
-	Datum		result;
+	CallSiteResult *site = fresh_call_site(fcinfo);
 
-	if (call_site_fresh(site) &&
+	if (likely(site != NULL) &&
 		(!site->per_statement || statement_key_holds(&site->statement)))
 		RETURN_CALL_SITE(site);
-	(void) auth_request_client(&client, &per_statement);
-	result = call_site_store(fcinfo, site,
-							 client ? PointerGetDatum(cstring_to_text(client)) : (Datum) 0,
-							 client == NULL, false, -1);
-	site->per_statement = per_statement;
-	if (per_statement)
-		statement_key_record(&site->statement);
-	return result;
+	return client_id_compute(fcinfo);
 }
 
 /* scopes() -> text[]: the granted scopes, '{}' when there are none. */

@@ -37,6 +37,12 @@ extern const RequestClaims *claims_current(void);
 /* JSON text as jsonb, or NULL when it is not valid JSON (never echoed). */
 extern Jsonb *claims_parse_json(const char *text);
 
+/*
+ * The current values of the legacy settings request.jwt.claim, .sub and
+ * .client_id, which this module defines (NULL or "" when not set).
+ */
+extern void claims_legacy_values(const char **claim, const char **sub, const char **client_id);
+
 /* request.headers as text, or NULL when unset or ''. */
 extern const char *claims_request_headers(void);
 

@@ -36,6 +36,8 @@
 #include "invalidation.h"
 
 uint64		oauth_rls_table_generation[OAUTH_TABLE_COUNT];
+uint64		oauth_rls_cache_epoch = 1;
+TimestampTz oauth_rls_epoch_statement = 0;
 
 static const char *const table_names[OAUTH_TABLE_COUNT] = {
 	"clients", "access_matrix", "api_keys", "jwt_issuers", "jwt_keys", "token_only_roles",
@@ -55,6 +57,7 @@ bump_all(void)
 {
 	for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
 		oauth_rls_table_generation[i]++;
+	oauth_rls_cache_epoch++;
 	catalog_ids_valid = false;
 }
 
@@ -72,8 +75,11 @@ relcache_callback(Datum arg, Oid relid)
 		if (!OidIsValid(relid))
 			bump_all();
 		else
+		{
 			for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
 				oauth_rls_table_generation[i]++;
+			oauth_rls_cache_epoch++;
+		}
 		return;
 	}
 	for (int i = 0; i < OAUTH_TABLE_COUNT; i++)
@@ -81,6 +87,7 @@ relcache_callback(Datum arg, Oid relid)
 		if (table_oids[i] == relid)
 		{
 			oauth_rls_table_generation[i]++;
+			oauth_rls_cache_epoch++;
 			/* A dropped and re-created extension gets new oids. */
 			catalog_ids_valid = false;
 		}
@@ -99,17 +106,46 @@ namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 	bump_all();
 }
 
+/*
+ * The epoch moves before the invalidations are applied, and the statement is
+ * recorded after: should applying them fail, the next call tries again.
+ */
 void
-oauth_rls_accept_invalidations(void)
+oauth_rls_epoch_new_statement(void)
 {
-	static TimestampTz last_statement = 0;
 	TimestampTz statement = GetCurrentStatementStartTimestamp();
 
-	if (statement != last_statement)
-	{
-		last_statement = statement;
-		AcceptInvalidationMessages();
-	}
+	oauth_rls_cache_epoch++;
+	AcceptInvalidationMessages();
+	oauth_rls_epoch_statement = statement;
+}
+
+/*
+ * A transaction ended (or, in a procedure, one began after COMMIT without a
+ * new statement): answers read in it, of Auth's tables especially, are not
+ * the next one's.  Only moves the counter.
+ */
+static void
+epoch_xact_callback(XactEvent event, void *arg)
+{
+	oauth_rls_cache_epoch++;
+}
+
+/*
+ * A rolled-back subtransaction may have written what an answer was read from
+ * (auth.sessions, say), and command ids do not go back: without this, an
+ * answer read after its write would outlive it.  One that wrote nothing has
+ * no transaction id (a write gives one to it and to its parents first), and
+ * one that only changed settings is seen by their assign hooks: a policy's
+ * helper that catches an error per row does not empty the caches per row.
+ */
+static void
+epoch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB &&
+		TransactionIdIsValid(GetCurrentTransactionIdIfAny()))
+		oauth_rls_cache_epoch++;
 }
 
 void
@@ -201,6 +237,8 @@ invalidation_init(void)
 		oauth_rls_table_generation[i] = 1;
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_callback, (Datum) 0);
+	RegisterXactCallback(epoch_xact_callback, NULL);
+	RegisterSubXactCallback(epoch_subxact_callback, NULL);
 }
 
 /*

@@ -15,6 +15,7 @@
 
 #include "oauth_rls.h"
 
+#include "access/xact.h"
 #include "utils/hsearch.h"
 #include "utils/snapshot.h"
 #include "utils/timestamp.h"
@@ -47,13 +48,35 @@ extern Oid	oauth_rls_tier_oid(OAuthTier tier);
 /* Inverse of oauth_rls_tier_oid. */
 extern OAuthTier oauth_rls_tier_from_oid(Oid label);
 
+/* The start time of the statement oauth_rls_cache_epoch last moved for. */
+extern TimestampTz oauth_rls_epoch_statement;
+
+/* A new statement began: moves the epoch and applies invalidations. */
+extern void oauth_rls_epoch_new_statement(void);
+
 /*
- * Applies invalidations committed by others once per statement.  Postgres
- * applies them at transaction start and whenever a lock is taken; a cached
- * answer takes no lock, so without this a long transaction would keep
- * serving a registry, matrix or key state that changed after it began.
+ * The cache epoch (oauth_rls.h), moved first if a new statement began.  The
+ * first call of each statement also applies invalidations committed by
+ * others.  Postgres applies them at transaction start and whenever a lock is
+ * taken; a cached answer takes no lock, so without this a long transaction
+ * would keep serving a registry, matrix or key state that changed after it
+ * began.  Inline: per row it costs one call that returns a variable
+ * (GetCurrentStatementStartTimestamp) and two comparisons.
  */
-extern void oauth_rls_accept_invalidations(void);
+static inline uint64
+oauth_rls_current_epoch(void)
+{
+	if (unlikely(GetCurrentStatementStartTimestamp() != oauth_rls_epoch_statement))
+		oauth_rls_epoch_new_statement();
+	return oauth_rls_cache_epoch;
+}
+
+/* Applies invalidations committed by others once per statement (as above). */
+static inline void
+oauth_rls_accept_invalidations(void)
+{
+	(void) oauth_rls_current_epoch();
+}
 
 /*
  * Where a cached answer was built.  An answer built inside a parallel
@@ -116,7 +139,7 @@ extern HTAB *table_cache_for_insert(TableCache *cache, long max_entries);
  */
 extern Snapshot oauth_rls_register_read_snapshot(void);
 
-/* Registers the relcache callback; called once from _PG_init. */
+/* Registers the invalidation and transaction callbacks; called once from _PG_init. */
 extern void invalidation_init(void);
 
 #endif							/* OAUTH_RLS_INVALIDATION_H */

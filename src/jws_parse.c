@@ -58,24 +58,62 @@ jws_b64url_valid(const char *in, size_t len)
 	return true;
 }
 
+/*
+ * Four characters at a time into three bytes; a character outside the
+ * alphabet has value -1, which sets the sign bit of the OR of all values.
+ */
 bool
 jws_b64url_decode(const char *in, size_t len, unsigned char *out, size_t *outlen)
 {
-	uint32_t	acc = 0;
-	int			bits = 0;
+	const unsigned char *u = (const unsigned char *) in;
+	size_t		full = len - len % 4;
 	size_t		n = 0;
+	int			seen = 0;
+	int			a,
+				b,
+				c;
 
-	if (!jws_b64url_valid(in, len))
+	if (len % 4 == 1)
 		return false;
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < full; i += 4)
 	{
-		acc = (acc << 6) | (uint32_t) b64url_value((unsigned char) in[i]);
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			out[n++] = (unsigned char) ((acc >> bits) & 0xFF);
-		}
+		int			v0 = b64url_value(u[i]);
+		int			v1 = b64url_value(u[i + 1]);
+		int			v2 = b64url_value(u[i + 2]);
+		int			v3 = b64url_value(u[i + 3]);
+		uint32_t	x;
+
+		seen |= v0 | v1 | v2 | v3;
+		x = ((uint32_t) (v0 & 0x3F) << 18) | ((uint32_t) (v1 & 0x3F) << 12) |
+			((uint32_t) (v2 & 0x3F) << 6) | (uint32_t) (v3 & 0x3F);
+		out[n++] = (unsigned char) (x >> 16);
+		out[n++] = (unsigned char) (x >> 8);
+		out[n++] = (unsigned char) x;
+	}
+	if (seen < 0)
+		return false;
+	switch (len % 4)
+	{
+		case 2:
+			a = b64url_value(u[full]);
+			b = b64url_value(u[full + 1]);
+			/* 2 chars carry 8 bits: the last 4 must be zero. */
+			if ((a | b) < 0 || (b & 0x0F) != 0)
+				return false;
+			out[n++] = (unsigned char) ((a << 2) | (b >> 4));
+			break;
+		case 3:
+			a = b64url_value(u[full]);
+			b = b64url_value(u[full + 1]);
+			c = b64url_value(u[full + 2]);
+			/* 3 chars carry 16 bits: the last 2 must be zero. */
+			if ((a | b | c) < 0 || (c & 0x03) != 0)
+				return false;
+			out[n++] = (unsigned char) ((a << 2) | (b >> 4));
+			out[n++] = (unsigned char) (((b & 0x0F) << 4) | (c >> 2));
+			break;
+		default:
+			break;
 	}
 	*outlen = n;
 	return true;

@@ -31,7 +31,7 @@ static const struct config_enum_entry unregistered_tier_options[] = {
 static void
 assign_cached_setting(int newval, void *extra)
 {
-	oauth_rls_request_generation++;
+	oauth_rls_request_changed();
 }
 
 void		_PG_init(void);

@@ -18,6 +18,23 @@
  */
 extern uint64 oauth_rls_request_generation;
 
+/*
+ * Moves whenever anything a per-statement cached answer depends on may have
+ * changed: every bump of oauth_rls_request_generation, every invalidation of
+ * the extension's tables or of a schema, each transaction end and
+ * subtransaction abort, and each new statement (invalidation.h).  So a hot
+ * path that caches for one statement compares this one counter.  Never 0.
+ */
+extern uint64 oauth_rls_cache_epoch;
+
+/* What an assign hook of a setting a cached answer depends on calls. */
+static inline void
+oauth_rls_request_changed(void)
+{
+	oauth_rls_request_generation++;
+	oauth_rls_cache_epoch++;
+}
+
 /* oauth_rls.unregistered_client_tier: TIER_THIRD_PARTY or TIER_BLOCKED. */
 extern int	oauth_rls_unregistered_tier;
 

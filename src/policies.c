@@ -25,6 +25,8 @@
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -80,7 +82,7 @@ static TableCache matrix_cache =
 static void
 assign_enforce_revocation(bool newval, void *extra)
 {
-	oauth_rls_request_generation++;
+	oauth_rls_request_changed();
 }
 
 void
@@ -263,9 +265,10 @@ compute_session_state(void)
 {
 	const char *client;
 	bool		per_statement;
-	RequestClientSource source = auth_request_client(&client, &per_statement);
+	RequestClientSource source;
 
-	session_cache.key.valid = false;
+	session_cache.key.epoch = 0;
+	source = auth_request_client(&client, &per_statement);
 	session_cache.oauth = source != CLIENT_NONE;
 	session_cache.sessions_exist = false;
 	session_cache.active = true;
@@ -275,7 +278,8 @@ compute_session_state(void)
 		session_cache.active = session_cache.sessions_exist &&
 			read_session_active(source, client);
 	}
-	statement_key_record(&session_cache.key);
+	/* After the reads, as auth_request_session's own key (auth_session.c). */
+	session_cache.key = statement_key_now();
 }
 
 /*
@@ -315,42 +319,68 @@ policies_allows(Oid relid, GuardCommand command)
 }
 
 /*
- * The answer of one allows() call site, kept for one statement of one
- * request: guards call allows() per row (a subquery would make PostgreSQL's
- * policy recursion check fire), so each row costs a comparison of these keys.
- * Anything the answer depends on changing (the request, the statement or
- * command, an invalidation of our tables, the settings) recomputes it.
+ * The answer of one allows() call site, kept for one command of one
+ * statement of one request: guards call allows() per row (a subquery would
+ * make PostgreSQL's policy recursion check fire), so each row costs a
+ * comparison of these keys.  Anything the answer depends on changing (the
+ * request, the statement or command, an invalidation of our tables, the
+ * settings, whose assign hooks move the cache epoch) recomputes it.
  */
+#define ALLOWS_NAME_MAX 8		/* longer than every command's name */
+
 typedef struct AllowsCallSite
 {
 	StatementKey key;
-	uint64		generations[OAUTH_TABLE_COUNT];
 	Oid			relid;
-	int			command;
-	bool		enforce_revocation;
-	int			unregistered_tier;
+	int			name_len;		/* the command's name as given */
+	char		name[ALLOWS_NAME_MAX];
+	bool		const_args;		/* both are constants of the call: never compared */
 	bool		answer;
 } AllowsCallSite;
 
+/*
+ * Whether every argument of the call is a Const, as in the guards
+ * (allows('t'::regclass, 'select')): then they are the same at every call
+ * through this flinfo.  Not a Param, which a PL/pgSQL loop can change
+ * between calls of one expression state.
+ */
 static bool
-allows_site_holds(const AllowsCallSite *site, Oid relid, int command)
+call_args_are_consts(FmgrInfo *flinfo)
 {
-	return site->relid == relid && site->command == command &&
-		site->enforce_revocation == oauth_rls_enforce_revocation &&
-		site->unregistered_tier == oauth_rls_unregistered_tier &&
-		memcmp(site->generations, oauth_rls_table_generation, sizeof(site->generations)) == 0 &&
+	ListCell   *lc;
+
+	if (flinfo->fn_expr == NULL || !IsA(flinfo->fn_expr, FuncExpr))
+		return false;
+	foreach(lc, ((FuncExpr *) flinfo->fn_expr)->args)
+		if (!IsA(lfirst(lc), Const))
+			return false;
+	return true;
+}
+
+/*
+ * By the name as given, byte for byte (a per-row name gets its own answer
+ * when it differs): the case-insensitive lookup of the command is done when
+ * the answer is computed, not per row.
+ */
+static inline bool
+allows_site_holds(const AllowsCallSite *site, Oid relid, const text *name)
+{
+	int			len = VARSIZE_ANY_EXHDR(name);
+
+	return site->relid == relid && site->name_len == len &&
+		memcmp(site->name, VARDATA_ANY(name), len) == 0 &&
 		statement_key_holds(&site->key);
 }
 
-/* allows(tbl regclass, command text) -> boolean */
-PG_FUNCTION_INFO_V1(oauth_rls_allows);
-Datum
-oauth_rls_allows(PG_FUNCTION_ARGS)
+static pg_noinline Datum
+allows_compute(FunctionCallInfo fcinfo)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	text	   *name = PG_GETARG_TEXT_PP(1);
-	int			command = command_from_name(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	int			len = VARSIZE_ANY_EXHDR(name);
+	int			command = command_from_name(VARDATA_ANY(name), len);
 	AllowsCallSite *site = (AllowsCallSite *) fcinfo->flinfo->fn_extra;
+	StatementKey now;
 
 	if (command < 0)
 		ereport(ERROR,
@@ -358,24 +388,41 @@ oauth_rls_allows(PG_FUNCTION_ARGS)
 				 errmsg("\"%s\" is not a command oauth_rls.allows() knows",
 						text_to_cstring(name)),
 				 errhint("Use one of select, insert, update, delete.")));
-	if (site != NULL && allows_site_holds(site, relid, command))
-		PG_RETURN_BOOL(site->answer);
 	if (site == NULL)
+	{
 		site = fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(AllowsCallSite));
+		site->const_args = call_args_are_consts(fcinfo->flinfo);
+	}
+
 	/*
-	 * Keys read before the answer: an invalidation processed while it is
-	 * computed changes a generation, and the next call computes it again.
+	 * The key of before the answer: an invalidation processed while it is
+	 * computed moves the epoch, and the next call computes it again.
 	 */
-	site->key.valid = false;
+	now = statement_key_now();
+	site->key.epoch = 0;
 	site->relid = relid;
-	site->command = command;
-	site->enforce_revocation = oauth_rls_enforce_revocation;
-	site->unregistered_tier = oauth_rls_unregistered_tier;
-	memcpy(site->generations, oauth_rls_table_generation, sizeof(site->generations));
+	Assert(len <= ALLOWS_NAME_MAX);	/* a known command's name fits */
+	site->name_len = len;
+	memcpy(site->name, VARDATA_ANY(name), len);
 	site->answer = policies_allows(relid, (GuardCommand) command);
-	statement_key_record(&site->key);
+	site->key = now;
 	PG_RETURN_BOOL(site->answer);
+}
+
+/* allows(tbl regclass, command text) -> boolean */
+PG_FUNCTION_INFO_V1(oauth_rls_allows);
+Datum
+oauth_rls_allows(PG_FUNCTION_ARGS)
+{
+	AllowsCallSite *site = (AllowsCallSite *) fcinfo->flinfo->fn_extra;
+
+	if (likely(site != NULL) &&
+		(likely(site->const_args) ?
+		 statement_key_holds(&site->key) :
+		 allows_site_holds(site, PG_GETARG_OID(0), PG_GETARG_TEXT_PP(1))))
+		PG_RETURN_BOOL(site->answer);
+	return allows_compute(fcinfo);
 }
 
 /* session_active() -> boolean */

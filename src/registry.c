@@ -49,16 +49,23 @@ static TableCache client_cache =
 	TABLE_CACHE("oauth_rls client tiers", OAUTH_TABLE_CLIENTS, CLIENT_ID_MAXLEN + 1,
 				ClientEntry, true);
 
+/*
+ * The request's tier, for one statement at most (the cache epoch): every
+ * input moves the epoch when it changes (the settings, the registry, the API
+ * keys), so per row the answer costs the epoch's comparison, and for the
+ * cases below one more test each.
+ */
 static struct
 {
-	uint64		request_generation;
-	uint64		registry_generation;
-	uint64		api_keys_generation;
-	ParallelScope built;
-	bool		per_statement;	/* it depends on auth.sessions: this statement only */
-	StatementKey statement;
+	uint64		epoch;			/* 0: nothing cached */
+	bool		plain;			/* none of the three below: the epoch decides */
+	bool		per_command;	/* it depends on auth.sessions: this command only */
+	CommandId	command_id;
+	bool		rare;			/* one of the two below */
+	bool		parallel;		/* built in a parallel operation: only inside it */
 	bool		via_api_key;	/* the client came from the request's API key */
 	OAuthTier	tier;
+	Datum		label;			/* its oauth_rls.tier label; 0 until asked */
 } current_tier_cache = {0};
 
 /*
@@ -188,30 +195,49 @@ registry_tier_of(const char *client_id)
 	return (OAuthTier) oauth_rls_unregistered_tier;
 }
 
-OAuthTier
-registry_current_tier(void)
+/*
+ * Whether a cache built in a parallel operation, or from an API key, still
+ * holds, its epoch being current.  One built in a parallel operation holds
+ * only inside it (see ParallelScope; the epoch bounds it to the statement).
+ * A key can expire while the settings stay: it is asked again (cheap).
+ */
+static pg_noinline bool
+current_tier_rare_holds(void)
+{
+	return (!current_tier_cache.parallel || IsInParallelMode()) &&
+		(!current_tier_cache.via_api_key || api_key_request_valid());
+}
+
+/*
+ * A token with a client_id claim: the epoch decides.  A direct session's
+ * (or one re-issued without client_id): the command too.
+ */
+static inline bool
+current_tier_holds(void)
+{
+	if (current_tier_cache.epoch != oauth_rls_current_epoch())
+		return false;
+	if (likely(current_tier_cache.plain))
+		return true;
+	if (current_tier_cache.per_command &&
+		current_tier_cache.command_id != GetCurrentCommandId(false))
+		return false;
+	return !current_tier_cache.rare || current_tier_rare_holds();
+}
+
+/* Out of line, so that the per-row path sets up no frame for it. */
+static pg_noinline void
+compute_current_tier(void)
 {
 	const char *client_id;
 	RequestClientSource source;
 	bool		per_statement;
 	bool		via_api_key;
 	OAuthTier	tier;
-	uint64		registry_generation;
-	uint64		api_keys_generation;
+	StatementKey now = statement_key_now();
 
-	oauth_rls_accept_invalidations();
-	registry_generation = oauth_rls_table_generation[OAUTH_TABLE_CLIENTS];
-	api_keys_generation = oauth_rls_table_generation[OAUTH_TABLE_API_KEYS];
-
-	/* A key can expire while the settings stay: ask it again (cheap). */
-	if (current_tier_cache.request_generation == oauth_rls_request_generation &&
-		current_tier_cache.registry_generation == registry_generation &&
-		current_tier_cache.api_keys_generation == api_keys_generation &&
-		parallel_scope_holds(&current_tier_cache.built) &&
-		(!current_tier_cache.per_statement ||
-		 statement_key_holds(&current_tier_cache.statement)) &&
-		(!current_tier_cache.via_api_key || api_key_request_valid()))
-		return current_tier_cache.tier;
+	/* Mark invalid first: an error while computing leaves no half state. */
+	current_tier_cache.epoch = 0;
 
 	/*
 	 * The OAuth client: the client_id claim, else the client of the token's
@@ -236,19 +262,32 @@ registry_current_tier(void)
 		tier = TIER_DIRECT;
 
 	/*
-	 * Record the generations seen before the lookup: if the lookup processed
-	 * an invalidation, the next call looks again.
+	 * Record the epoch seen before the lookup: if the lookup processed an
+	 * invalidation, the next call looks again.
 	 */
-	current_tier_cache.request_generation = oauth_rls_request_generation;
-	current_tier_cache.registry_generation = registry_generation;
-	current_tier_cache.api_keys_generation = api_keys_generation;
-	parallel_scope_record(&current_tier_cache.built);
-	current_tier_cache.per_statement = per_statement;
-	if (per_statement)
-		statement_key_record(&current_tier_cache.statement);
+	current_tier_cache.per_command = per_statement;
+	current_tier_cache.command_id = now.command_id;
+	current_tier_cache.parallel = IsInParallelMode();
 	current_tier_cache.via_api_key = via_api_key;
+	current_tier_cache.rare = current_tier_cache.parallel || via_api_key;
+	current_tier_cache.plain = !per_statement && !current_tier_cache.rare;
 	current_tier_cache.tier = tier;
-	return tier;
+	current_tier_cache.label = (Datum) 0;
+	current_tier_cache.epoch = now.epoch;
+}
+
+static inline OAuthTier
+current_tier(void)
+{
+	if (unlikely(!current_tier_holds()))
+		compute_current_tier();
+	return current_tier_cache.tier;
+}
+
+OAuthTier
+registry_current_tier(void)
+{
+	return current_tier();
 }
 
 static Datum
@@ -257,12 +296,20 @@ tier_datum(OAuthTier tier)
 	return ObjectIdGetDatum(oauth_rls_tier_oid(tier));
 }
 
-/* current_tier() -> oauth_rls.tier */
+/*
+ * current_tier() -> oauth_rls.tier.  The label is looked up once per cached
+ * answer: the epoch also moves when the extension's catalog objects may have
+ * changed (a schema or table invalidation).
+ */
 PG_FUNCTION_INFO_V1(oauth_rls_current_tier);
 Datum
 oauth_rls_current_tier(PG_FUNCTION_ARGS)
 {
-	return tier_datum(registry_current_tier());
+	OAuthTier	tier = current_tier();
+
+	if (unlikely(current_tier_cache.label == (Datum) 0))
+		current_tier_cache.label = tier_datum(tier);
+	return current_tier_cache.label;
 }
 
 /* tier_of(client_id text) -> oauth_rls.tier */
@@ -280,7 +327,7 @@ PG_FUNCTION_INFO_V1(oauth_rls_is_oauth);
 Datum
 oauth_rls_is_oauth(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(registry_current_tier() != TIER_DIRECT);
+	PG_RETURN_BOOL(current_tier() != TIER_DIRECT);
 }
 
 /* is_first_party() -> boolean: a direct session or a first-party client. */
@@ -288,7 +335,7 @@ PG_FUNCTION_INFO_V1(oauth_rls_is_first_party);
 Datum
 oauth_rls_is_first_party(PG_FUNCTION_ARGS)
 {
-	OAuthTier	tier = registry_current_tier();
+	OAuthTier	tier = current_tier();
 
 	PG_RETURN_BOOL(tier == TIER_DIRECT || tier == TIER_FIRST_PARTY);
 }

@@ -60,6 +60,13 @@ static ProcessUtility_hook_type prev_process_utility = NULL;
 static char *setting_claim_role = NULL;
 static char *setting_claim_email = NULL;
 
+void
+token_only_legacy_values(const char **role, const char **email)
+{
+	*role = setting_claim_role;
+	*email = setting_claim_email;
+}
+
 static bool
 read_token_only(Oid role)
 {

@@ -30,4 +30,7 @@ extern void token_only_require_preloaded(void);
 /* Defines the guarded legacy settings and installs the hooks; from _PG_init. */
 extern void token_only_init(void);
 
+/* The current values of the legacy request.jwt.claim.role and .email (NULL or ""). */
+extern void token_only_legacy_values(const char **role, const char **email);
+
 #endif							/* OAUTH_RLS_TOKEN_ONLY_H */
