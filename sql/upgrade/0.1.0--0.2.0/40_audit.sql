@@ -121,35 +121,39 @@ ext_member AS (
    WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 ),
 rel_base AS (
+  -- The relations of the audited schemas.  (A fence, OFFSET 0: the checks
+  -- below run on these rows only, not on every row of pg_class.)
   SELECT c.oid, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions, n.oid AS nsp,
-         n.nspname,
-         -- The commands each API role may run on it (schema USAGE and a
-         -- table or column privilege), as bits: 1 select, 2 insert, 4
-         -- update, 8 delete.  One call per role reads each ACL once.
-         coalesce(oauth_rls._api_commands(c.oid, n.oid, a.anon), 0) AS anon_cmds,
-         coalesce(oauth_rls._api_commands(c.oid, n.oid, a.authenticated), 0) AS authenticated_cmds
+         n.nspname
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
-   CROSS JOIN api_oid a
    WHERE c.relkind IN ('r', 'p', 'v', 'm')
      AND CASE WHEN schemas IS NULL
               THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
               ELSE n.nspname = ANY (schemas) END
-     AND c.oid NOT IN (SELECT e.objid FROM ext_member e WHERE e.classid = 'pg_class'::regclass)
+  OFFSET 0
 ),
 rel AS MATERIALIZED (
-  -- Tables, views and materialized views of the audited schemas, with the API
-  -- roles that can read them (SELECT) and reach them (any command).  (What
-  -- is read per relation is read by index or in one pass: the cost follows
-  -- the audited schemas, not the catalogs.)
+  -- Tables, views and materialized views of the audited schemas, but an
+  -- extension's, with the API roles that can read them (SELECT) and reach
+  -- them (any command).  (What is read per relation is read by index or in
+  -- one pass: the cost follows the audited schemas, not the catalogs.)
   SELECT c.oid, c.nspname, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions,
          format('%I.%I', c.nspname, c.relname) AS qname,
-         array_remove(ARRAY[CASE WHEN c.anon_cmds & 1 <> 0 THEN 'anon' END,
-                            CASE WHEN c.authenticated_cmds & 1 <> 0 THEN 'authenticated' END], NULL) AS readers,
-         array_remove(ARRAY[CASE WHEN c.anon_cmds <> 0 THEN 'anon' END,
-                            CASE WHEN c.authenticated_cmds <> 0 THEN 'authenticated' END], NULL) AS reachers,
-         c.anon_cmds, c.authenticated_cmds
+         array_remove(ARRAY[CASE WHEN x.anon_cmds & 1 <> 0 THEN 'anon' END,
+                            CASE WHEN x.authenticated_cmds & 1 <> 0 THEN 'authenticated' END], NULL) AS readers,
+         array_remove(ARRAY[CASE WHEN x.anon_cmds <> 0 THEN 'anon' END,
+                            CASE WHEN x.authenticated_cmds <> 0 THEN 'authenticated' END], NULL) AS reachers,
+         x.anon_cmds, x.authenticated_cmds
     FROM rel_base c
+   CROSS JOIN api_oid a
+   -- The commands each API role may run on it (schema USAGE and a table or
+   -- column privilege), as bits: 1 select, 2 insert, 4 update, 8 delete.
+   -- One call per role reads each ACL once.
+   CROSS JOIN LATERAL (SELECT coalesce(oauth_rls._api_commands(c.oid, c.nsp, a.anon), 0) AS anon_cmds,
+                              coalesce(oauth_rls._api_commands(c.oid, c.nsp, a.authenticated), 0)
+                                AS authenticated_cmds) x
+   WHERE c.oid NOT IN (SELECT e.objid FROM ext_member e WHERE e.classid = 'pg_class'::regclass)
 ),
 tbl AS MATERIALIZED (
   SELECT r.oid, r.nspname, r.relname, r.relrowsecurity, r.qname, r.readers, r.reachers,
