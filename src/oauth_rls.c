@@ -15,6 +15,7 @@
 #include "invalidation.h"
 #include "oauth_rls.h"
 #include "policies.h"
+#include "statement_hooks.h"
 #include "token_only.h"
 
 PG_MODULE_MAGIC;
@@ -43,6 +44,7 @@ _PG_init(void)
 	invalidation_init();
 	claims_init();
 	token_only_init();
+	statement_hooks_init();
 	api_keys_init();
 
 	/*

@@ -21,8 +21,10 @@ extern uint64 oauth_rls_request_generation;
 /*
  * Moves whenever anything a per-statement cached answer depends on may have
  * changed: every bump of oauth_rls_request_generation, every invalidation of
- * the extension's tables or of a schema, each transaction end and
- * subtransaction abort, and each new statement (invalidation.h).  So a hot
+ * the extension's tables or of a schema, each transaction end, each abort
+ * of a subtransaction that wrote, and each new top-level statement
+ * (invalidation.h, statement_hooks.c: several statements of one client
+ * message included).  So a hot
  * path that caches for one statement compares this one counter.  Never 0.
  */
 extern uint64 oauth_rls_cache_epoch;
