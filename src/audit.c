@@ -137,7 +137,7 @@ resolve_function(AuditFuncs *funcs, const char *schema, const char *name, int fl
  * The known functions, resolved once per call site and kept for the rest of
  * the statement (an audit makes one call per policy).
  */
-static AuditFuncs *
+AuditFuncs *
 audit_funcs(FunctionCallInfo fcinfo)
 {
 	MemoryContext oldcxt;
@@ -931,7 +931,8 @@ tier_dependent(AuditFuncs *funcs, Node *tree)
 	for (int t = 0; t < TIER_COUNT; t++)
 	{
 		TierCtx		ctx = {funcs, (OAuthTier) t};
-		Node	   *folded = safe_fold(tier_mutator(copyObject(tree), &ctx), NULL);
+		/* (the mutators copy what they change: tree itself stays as it is) */
+		Node	   *folded = safe_fold(tier_mutator(tree, &ctx), NULL);
 
 		if (t == TIER_DIRECT)
 			direct = folded;
@@ -1138,36 +1139,16 @@ tree_arg(FunctionCallInfo fcinfo, int argno)
 	return (Node *) stringToNode(text_to_cstring(PG_GETARG_TEXT_PP(argno)));
 }
 
-/*
- * oauth_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree)
- *   -> (per_row_calls text[], client_aware, user_metadata, using_true,
- *       check_true, jwt_client_tests, guard_table oid, guard_command text,
- *       reads_tables oid[], has_sublink, helpers oid[], helpers_unread oid[],
- *       helper_tables oid[])
- */
-PG_FUNCTION_INFO_V1(oauth_rls_policy_facts);
-Datum
-oauth_rls_policy_facts(PG_FUNCTION_ARGS)
+/* See audit.h: the facts of one policy, as _policy_facts() returns them. */
+void
+audit_policy_facts(AuditFuncs *funcs, Node *qual, Node *check, Datum *values, bool *nulls)
 {
-	AuditFuncs *funcs = audit_funcs(fcinfo);
-	Node	   *qual = tree_arg(fcinfo, 0);
-	Node	   *check = tree_arg(fcinfo, 1);
 	FactsWalk	w = {0};
-	TupleDesc	tupdesc;
-	Datum		values[13];
-	bool		nulls[13] = {false};
-	Datum	   *tables;
 	Oid			guard_table = InvalidOid;
 	char	   *guard_command = NULL;
 	Datum	   *labels;
 	int			i = 0;
 	ListCell   *lc;
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("oauth_rls._policy_facts must be declared with OUT parameters")));
-	tupdesc = BlessTupleDesc(tupdesc);
 
 	w.funcs = funcs;
 	facts_walker(qual, &w);
@@ -1176,6 +1157,7 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 	if (w.client_aware)
 		w.client_aware = tier_dependent(funcs, qual) || tier_dependent(funcs, check);
 
+	memset(nulls, 0, sizeof(bool) * AUDIT_FACTS_NATTS);
 	labels = palloc(sizeof(Datum) * (list_length(w.per_row) + 1));
 	foreach(lc, w.per_row)
 		labels[i++] = CStringGetTextDatum((const char *) lfirst(lc));
@@ -1194,15 +1176,37 @@ oauth_rls_policy_facts(PG_FUNCTION_ARGS)
 	}
 	else
 		nulls[6] = nulls[7] = true;
-	tables = palloc(sizeof(Datum) * (list_length(w.tables) + 1));
-	i = 0;
-	foreach(lc, w.tables)
-		tables[i++] = ObjectIdGetDatum(lfirst_oid(lc));
-	values[8] = PointerGetDatum(construct_array(tables, i, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	values[8] = PointerGetDatum(oid_array(w.tables));
 	values[9] = BoolGetDatum(w.has_sublink);
 	values[10] = PointerGetDatum(oid_array(w.helpers));
 	values[11] = PointerGetDatum(oid_array(w.unread));
 	values[12] = PointerGetDatum(oid_array(w.helper_tables));
+}
+
+/*
+ * oauth_rls._policy_facts(qual pg_node_tree, with_check pg_node_tree)
+ *   -> (per_row_calls text[], client_aware, user_metadata, using_true,
+ *       check_true, jwt_client_tests, guard_table oid, guard_command text,
+ *       reads_tables oid[], has_sublink, helpers oid[], helpers_unread oid[],
+ *       helper_tables oid[])
+ */
+PG_FUNCTION_INFO_V1(oauth_rls_policy_facts);
+Datum
+oauth_rls_policy_facts(PG_FUNCTION_ARGS)
+{
+	AuditFuncs *funcs = audit_funcs(fcinfo);
+	Node	   *qual = tree_arg(fcinfo, 0);
+	Node	   *check = tree_arg(fcinfo, 1);
+	TupleDesc	tupdesc;
+	Datum		values[AUDIT_FACTS_NATTS];
+	bool		nulls[AUDIT_FACTS_NATTS];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("oauth_rls._policy_facts must be declared with OUT parameters")));
+	tupdesc = BlessTupleDesc(tupdesc);
+	audit_policy_facts(funcs, qual, check, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -1293,6 +1297,28 @@ rewrite_tree(RewriteCtx *ctx, Node *tree, List *dpcontext, bool *isnull)
 	return CStringGetTextDatum(deparse_expression(rewritten, dpcontext, false, false));
 }
 
+/* See audit.h: a policy's trees rewritten, as _rewrite_policy() returns them. */
+void
+audit_rewrite_policy(const AuditFuncs *funcs, Node *qual, Node *check, List *dpcontext,
+					 Datum *values, bool *nulls)
+{
+	RewriteCtx	ctx = {funcs, 0, false, NIL};
+	Datum	   *changes;
+	int			i = 0;
+	ListCell   *lc;
+
+	nulls[0] = nulls[1] = true;
+	nulls[2] = false;
+	if (qual != NULL)
+		values[0] = rewrite_tree(&ctx, qual, dpcontext, &nulls[0]);
+	if (check != NULL)
+		values[1] = rewrite_tree(&ctx, check, dpcontext, &nulls[1]);
+	changes = palloc(sizeof(Datum) * (list_length(ctx.changes) + 1));
+	foreach(lc, ctx.changes)
+		changes[i++] = CStringGetTextDatum((const char *) lfirst(lc));
+	values[2] = PointerGetDatum(construct_array(changes, i, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 /*
  * oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_tree, relid oid)
  *   -> (new_qual text, new_check text, changes text[])
@@ -1303,18 +1329,13 @@ PG_FUNCTION_INFO_V1(oauth_rls_rewrite_policy);
 Datum
 oauth_rls_rewrite_policy(PG_FUNCTION_ARGS)
 {
-	RewriteCtx	ctx = {audit_funcs(fcinfo), 0, false, NIL};
 	Node	   *qual = tree_arg(fcinfo, 0);
 	Node	   *check = tree_arg(fcinfo, 1);
 	Oid			relid = PG_GETARG_OID(2);
 	char	   *relname = get_rel_name(relid);
-	List	   *dpcontext;
 	TupleDesc	tupdesc;
 	Datum		values[3];
-	bool		nulls[3] = {true, true, false};
-	Datum	   *changes;
-	int			i = 0;
-	ListCell   *lc;
+	bool		nulls[3];
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		ereport(ERROR,
@@ -1325,15 +1346,8 @@ oauth_rls_rewrite_policy(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	tupdesc = BlessTupleDesc(tupdesc);
-	dpcontext = deparse_context_for(relname, relid);
-	if (qual != NULL)
-		values[0] = rewrite_tree(&ctx, qual, dpcontext, &nulls[0]);
-	if (check != NULL)
-		values[1] = rewrite_tree(&ctx, check, dpcontext, &nulls[1]);
-	changes = palloc(sizeof(Datum) * (list_length(ctx.changes) + 1));
-	foreach(lc, ctx.changes)
-		changes[i++] = CStringGetTextDatum((const char *) lfirst(lc));
-	values[2] = PointerGetDatum(construct_array(changes, i, TEXTOID, -1, false, TYPALIGN_INT));
+	audit_rewrite_policy(audit_funcs(fcinfo), qual, check, deparse_context_for(relname, relid),
+						 values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

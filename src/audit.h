@@ -9,6 +9,9 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+
 /* What a known function is to the audit; one function may be several. */
 #define AUDIT_FN_PER_REQUEST	0x01	/* same answer for every row of a request */
 #define AUDIT_FN_CLIENT			0x02	/* answer depends on the OAuth client */
@@ -61,6 +64,36 @@ typedef struct HelperFacts
 	List	   *tables;			/* tables its body reads (OIDs) */
 	List	   *helpers;		/* helpers it calls, itself first (OIDs) */
 } HelperFacts;
+
+/* audit.c: the known functions, resolved once per call site (fn_extra). */
+extern AuditFuncs *audit_funcs(FunctionCallInfo fcinfo);
+
+/*
+ * audit.c: what oauth_rls._policy_facts() returns for one policy's trees,
+ * into values/nulls of AUDIT_FACTS_NATTS each, in its column order.
+ */
+#define AUDIT_FACTS_NATTS 13
+extern void audit_policy_facts(AuditFuncs *funcs, Node *qual, Node *check,
+							   Datum *values, bool *nulls);
+
+/*
+ * audit.c: what oauth_rls._rewrite_policy() returns (new_qual, new_check,
+ * changes) into values/nulls of three each; dpcontext is
+ * deparse_context_for() the policy's table (one serves all its policies).
+ */
+extern void audit_rewrite_policy(const AuditFuncs *funcs, Node *qual, Node *check,
+								 List *dpcontext, Datum *values, bool *nulls);
+
+/*
+ * audit_access.c: the commands role may run on a relation in schema nsp
+ * (AUDIT_CMD_* bits; none without USAGE on the schema), as
+ * oauth_rls._api_commands() answers.
+ */
+#define AUDIT_CMD_SELECT	1
+#define AUDIT_CMD_INSERT	2
+#define AUDIT_CMD_UPDATE	4
+#define AUDIT_CMD_DELETE	8
+extern int	audit_api_commands(Oid relid, Oid nsp, Oid role);
 
 /* audit.c: walks a helper's analysed body into facts (audit_helpers.c). */
 extern void audit_walk_body(AuditFuncs *funcs, List *queries, Node *result, HelperFacts *facts);

@@ -10,6 +10,52 @@ CREATE FUNCTION oauth_rls._rewrite_policy(qual pg_node_tree, with_check pg_node_
 COMMENT ON FUNCTION oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid) IS
   'Internal to oauth_rls.plan_rewrite(): each expression with auth.uid(), auth.jwt() and auth.jwt() ->> ''client_id'' replaced by their oauth_rls equivalents (NULL where nothing changes), and what was replaced';
 
+-- Every policy of the given tables as audit() reads it (its table's names,
+-- its commands, its roles' names, whether the API roles anon and
+-- authenticated are subject to it), with the facts of _policy_facts() and,
+-- for the policies audit() rewrites, the ALTER POLICY that applies what
+-- _rewrite_policy() returns and what it replaces: each tree parsed once, in
+-- one call (C, see src/audit_policies.c).  shares_command: another
+-- permissive policy of the table (guards aside) covers one of its commands;
+-- has_per_row, has_helpers, has_unread: per_row_calls, helpers,
+-- helpers_unread are not empty.  The columns audit() filters on come first.
+-- Each table's policies are followed by its summary (is_table): how many
+-- policies, permissive ones, their names, whether one reads the client, its
+-- guard policies, and for which API roles and commands OAuth clients get
+-- whatever the user gets (unaware_*: the policies that let them in).  The
+-- messages of the findings made for most policies and tables
+-- (PER_ROW_CALL, JWT_CLIENT_ID, NOT_CLIENT_AWARE with its fix and plan
+-- note) come with them, made in C rather than by format() per finding.
+CREATE FUNCTION oauth_rls._audit_policies(tables oid[], anon oid, authenticated oid)
+  RETURNS TABLE (is_table boolean, guard_named boolean, polpermissive boolean, has_sublink boolean,
+                 user_metadata boolean, shares_command boolean, for_api boolean,
+                 jwt_client_tests integer, has_per_row boolean, has_helpers boolean,
+                 has_unread boolean, client_aware boolean,
+                 polrelid oid, oid oid, polname name, polcmd "char", cmd text, cmds text[],
+                 polroles oid[], has_qual boolean, has_check boolean, using_true boolean,
+                 check_true boolean, guard_table oid, guard_command text,
+                 anon_subject boolean, authenticated_subject boolean,
+                 nspname name, relname name, qname text, role_names text[], per_row_calls text[],
+                 reads_tables oid[], helpers oid[], helpers_unread oid[], helper_tables oid[],
+                 rewrite_ddl text, rewrite_note text,
+                 policies integer, permissive_policies integer, policy_names text,
+                 table_client_aware boolean, guard_policies text[], unaware_roles text[],
+                 unaware_commands text, unaware_policies text, unaware_n integer,
+                 per_row_message text, jwt_message text,
+                 unaware_message text, unaware_fix text, unaware_note text)
+  AS 'MODULE_PATHNAME', 'oauth_rls_audit_policies' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._audit_policies(oid[], oid, oid) IS
+  'Internal to oauth_rls.audit(): the policies of the given tables with what their trees call and read, and their rewrite where audit() proposes one';
+
+-- The commands an API role may run on a relation (C, see
+-- src/audit_access.c): bits 1 select, 2 insert, 4 update, 8 delete, where
+-- the role may use the schema and holds a table privilege, or a column
+-- privilege for select, insert and update.
+CREATE FUNCTION oauth_rls._api_commands(relid oid, nsp oid, role oid) RETURNS integer
+  AS 'MODULE_PATHNAME', 'oauth_rls_api_commands' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION oauth_rls._api_commands(oid, oid, oid) IS
+  'Internal to oauth_rls.audit(): the commands a role may run on a relation (schema USAGE and a table or column privilege), as bits 1 select, 2 insert, 4 update, 8 delete';
+
 -- Schemas Supabase (or Postgres) owns: skipped when audit() is asked for
 -- every schema (schemas => NULL), audited only when named.
 CREATE FUNCTION oauth_rls._platform_schemas() RETURNS name[]
@@ -56,8 +102,9 @@ $$;
 
 -- The findings of audit(), with the table's oid.  With plan_only, only the
 -- findings the rewrite acts on (PER_ROW_CALL, JWT_CLIENT_ID,
--- NOT_CLIENT_AWARE): the other parts are not computed at all (a condition on
--- a parameter alone gates them before they run).
+-- NOT_CLIENT_AWARE), with plan_note (why the rewrite runs fix_ddl): the
+-- other parts are not computed at all (a condition on a parameter alone
+-- gates them before they run).
 CREATE FUNCTION oauth_rls._audit(schemas text[], plan_only boolean)
   RETURNS TABLE (relid oid, schema_name name, table_name name, policy_name name, command text,
                  roles text[], severity text, code text, message text, fix_ddl text, plan_note text)
@@ -94,145 +141,100 @@ ext_member AS (
    WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 ),
 rel_base AS (
+  -- The relations of the audited schemas.  (A fence, OFFSET 0: the checks
+  -- below run on these rows only, not on every row of pg_class.)
   SELECT c.oid, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions, n.oid AS nsp,
-         n.nspname, a.anon, a.authenticated,
-         -- Column grants (rare) let a role read through RLS too.  (A count,
-         -- so that it stays an index probe per table, never a scan of every
-         -- column of the database.)
-         (SELECT count(*) FROM pg_attribute ca WHERE ca.attrelid = c.oid AND ca.attnum > 0
-             AND ca.attacl IS NOT NULL) > 0 AS column_acl
+         n.nspname
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
-   CROSS JOIN api_oid a
    WHERE c.relkind IN ('r', 'p', 'v', 'm')
      AND CASE WHEN schemas IS NULL
               THEN n.nspname <> ALL (oauth_rls._platform_schemas()) AND n.nspname !~ '^pg_'
               ELSE n.nspname = ANY (schemas) END
-     AND c.oid NOT IN (SELECT e.objid FROM ext_member e WHERE e.classid = 'pg_class'::regclass)
+  OFFSET 0
 ),
 rel AS MATERIALIZED (
-  -- Tables, views and materialized views of the audited schemas, with the API
-  -- roles that can reach them: the role may use the schema and holds a table
-  -- or column privilege.  (What is read per relation is read by index or in
+  -- Tables, views and materialized views of the audited schemas, but an
+  -- extension's, with the API roles that can read them (SELECT) and reach
+  -- them (any command).  (What is read per relation is read by index or in
   -- one pass: the cost follows the audited schemas, not the catalogs.)
   SELECT c.oid, c.nspname, c.relname, c.relkind, c.relowner, c.relrowsecurity, c.reloptions,
          format('%I.%I', c.nspname, c.relname) AS qname,
-         array_remove(ARRAY[
-           CASE WHEN has_schema_privilege(c.anon, c.nsp, 'USAGE')
-                     AND (has_table_privilege(c.anon, c.oid, 'SELECT')
-                          OR (c.column_acl AND has_any_column_privilege(c.anon, c.oid, 'SELECT')))
-                THEN 'anon' END,
-           CASE WHEN has_schema_privilege(c.authenticated, c.nsp, 'USAGE')
-                     AND (has_table_privilege(c.authenticated, c.oid, 'SELECT')
-                          OR (c.column_acl AND has_any_column_privilege(c.authenticated, c.oid, 'SELECT')))
-                THEN 'authenticated' END], NULL) AS readers,
-         array_remove(ARRAY[
-           CASE WHEN has_schema_privilege(c.anon, c.nsp, 'USAGE')
-                     AND (has_table_privilege(c.anon, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
-                          OR (c.column_acl
-                              AND has_any_column_privilege(c.anon, c.oid, 'SELECT,INSERT,UPDATE')))
-                THEN 'anon' END,
-           CASE WHEN has_schema_privilege(c.authenticated, c.nsp, 'USAGE')
-                     AND (has_table_privilege(c.authenticated, c.oid, 'SELECT,INSERT,UPDATE,DELETE')
-                          OR (c.column_acl
-                              AND has_any_column_privilege(c.authenticated, c.oid, 'SELECT,INSERT,UPDATE')))
-                THEN 'authenticated' END], NULL) AS reachers
+         array_remove(ARRAY[CASE WHEN x.anon_cmds & 1 <> 0 THEN 'anon' END,
+                            CASE WHEN x.authenticated_cmds & 1 <> 0 THEN 'authenticated' END], NULL) AS readers,
+         array_remove(ARRAY[CASE WHEN x.anon_cmds <> 0 THEN 'anon' END,
+                            CASE WHEN x.authenticated_cmds <> 0 THEN 'authenticated' END], NULL) AS reachers,
+         x.anon_cmds, x.authenticated_cmds
     FROM rel_base c
+   CROSS JOIN api_oid a
+   -- The commands each API role may run on it (schema USAGE and a table or
+   -- column privilege), as bits: 1 select, 2 insert, 4 update, 8 delete.
+   -- One call per role reads each ACL once.
+   CROSS JOIN LATERAL (SELECT coalesce(oauth_rls._api_commands(c.oid, c.nsp, a.anon), 0) AS anon_cmds,
+                              coalesce(oauth_rls._api_commands(c.oid, c.nsp, a.authenticated), 0)
+                                AS authenticated_cmds) x
+   WHERE c.oid NOT IN (SELECT e.objid FROM ext_member e WHERE e.classid = 'pg_class'::regclass)
 ),
 tbl AS MATERIALIZED (
   SELECT r.oid, r.nspname, r.relname, r.relrowsecurity, r.qname, r.readers, r.reachers,
+         r.anon_cmds, r.authenticated_cmds,
          EXISTS (SELECT 1 FROM oauth_rls.guarded_tables g WHERE g.tbl = r.oid) AS guarded
     FROM rel r
    WHERE r.relkind IN ('r', 'p')
 ),
-role_set AS MATERIALIZED (
-  -- The names of each distinct set of policy roles: a few sets serve
-  -- thousands of policies.
-  SELECT s.polroles,
-         ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
-                 FROM unnest(s.polroles) AS r ORDER BY 1) AS role_names
-    FROM (SELECT DISTINCT p.polroles
-            FROM tbl t CROSS JOIN LATERAL (SELECT p.polroles FROM pg_policy p
-                                            WHERE p.polrelid = t.oid OFFSET 0) p) s
+scan AS MATERIALIZED (
+  -- The policies of the tables, with their facts and rewrites, and each
+  -- table's summary: one call.
+  -- (The function's rows are stored as they come: no join, no projection.)
+  SELECT * FROM oauth_rls._audit_policies(ARRAY(SELECT t.oid FROM tbl t), (SELECT a.anon FROM api_oid a),
+                                          (SELECT a.authenticated FROM api_oid a))
 ),
-pol AS MATERIALIZED (
-  SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles,
-         p.polqual IS NOT NULL AS has_qual, p.polwithcheck IS NOT NULL AS has_check,
-         t.nspname, t.relname, t.qname,
-         CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert' WHEN 'w' THEN 'update'
-                       WHEN 'd' THEN 'delete' ELSE 'all' END AS cmd,
-         CASE p.polcmd WHEN '*' THEN '{select,insert,update,delete}'::text[]
-                       ELSE ARRAY[CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert'
-                                                WHEN 'w' THEN 'update' ELSE 'delete' END] END AS cmds,
-         rn.role_names,
-         -- Whether anon or authenticated (directly or through PUBLIC) is subject to it.
-         (0 = ANY (p.polroles) OR p.polroles && ARRAY(SELECT a.oid FROM api_role a)) AS for_api,
-         p.polname LIKE 'oauth\_rls\_guard\_%' AS guard_named,
-         f.*
-    FROM tbl t
-    CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.polrelid = t.oid OFFSET 0) p
-    JOIN role_set rn ON rn.polroles = p.polroles
-    CROSS JOIN LATERAL oauth_rls._policy_facts(p.polqual, p.polwithcheck) f
+pol AS NOT MATERIALIZED (
+  -- cmd is the command as audit() names it (all for ALL), cmds the commands
+  -- it covers; for_api whether anon or authenticated (directly or through
+  -- PUBLIC) is subject to it.
+  SELECT * FROM scan s WHERE NOT s.is_table
 ),
 user_pol AS NOT MATERIALIZED (
   SELECT * FROM pol WHERE NOT guard_named
 ),
+few AS MATERIALIZED (
+  -- The policies the rarer findings look at, each only at policies of its
+  -- kind (guards, policies with a subquery, a helper or user_metadata,
+  -- permissive ones that share a command, always true or read tables):
+  -- picked in one pass over all policies instead of one pass per finding.
+  SELECT * FROM pol p
+   WHERE p.guard_named OR p.has_sublink OR p.user_metadata OR p.shares_command OR p.has_helpers
+      OR p.has_unread
+      OR (p.polpermissive AND p.for_api AND p.cmd <> 'select'
+          AND (coalesce(p.using_true, false) OR coalesce(p.check_true, false)))
+      OR (p.polpermissive AND (cardinality(p.reads_tables) > 0 OR cardinality(p.helper_tables) > 0))
+),
+few_user AS NOT MATERIALIZED (
+  SELECT * FROM few WHERE NOT guard_named
+),
 tstat AS MATERIALIZED (
-  -- Per table, what its policies add up to (grouped by the table's oid
-  -- alone, then joined by hash).
+  -- Per table, what its policies add up to (_audit_policies()'s summary).
   SELECT t.oid, t.nspname, t.relname, t.qname, t.relrowsecurity, t.readers, t.reachers, t.guarded,
-         coalesce(a.policies, 0) AS policies, coalesce(a.permissive_policies, 0) AS permissive_policies,
-         a.policy_names, coalesce(a.client_aware, false) AS client_aware,
-         coalesce(a.guard_policies, '{}') AS guard_policies
+         coalesce(s.policies, 0) AS policies, coalesce(s.permissive_policies, 0) AS permissive_policies,
+         s.policy_names, coalesce(s.table_client_aware, false) AS client_aware,
+         coalesce(s.guard_policies, '{}') AS guard_policies,
+         s.unaware_roles, s.unaware_commands, s.unaware_policies, s.unaware_n,
+         s.unaware_message, s.unaware_fix, s.unaware_note
     FROM tbl t
-    LEFT JOIN (SELECT p.polrelid, count(*) AS policies,
-                      count(*) FILTER (WHERE p.polpermissive) AS permissive_policies,
-                      string_agg(p.polname, ', ' ORDER BY p.polname) AS policy_names,
-                      bool_or(p.client_aware) AS client_aware,
-                      coalesce(array_agg(p.polname::text) FILTER (WHERE p.guard_named), '{}') AS guard_policies
-                 FROM pol p GROUP BY p.polrelid) a ON a.polrelid = t.oid
-),
-api_cmd AS MATERIALIZED (
-  -- For each table that is not guarded, each API role and each command the
-  -- role may run on it, the policies that apply to the role (directly,
-  -- through PUBLIC, or through a role it belongs to) for that command.
-  SELECT t.oid, a.rolname::text AS rolname, c.cmd, p.polname, p.polpermissive, p.client_aware
-    FROM tbl t
-    JOIN api_role a ON a.rolname = ANY (t.reachers)
-   CROSS JOIN (VALUES ('select'), ('insert'), ('update'), ('delete')) AS c(cmd)
-    JOIN pol p ON p.polrelid = t.oid AND c.cmd = ANY (p.cmds)
-              AND (0 = ANY (p.polroles)
-                   OR EXISTS (SELECT 1 FROM unnest(p.polroles) AS r(oid)
-                               WHERE pg_has_role(a.oid, r.oid, 'USAGE')))
-   WHERE t.relrowsecurity AND NOT t.guarded
-     AND (has_table_privilege(a.oid, t.oid, c.cmd)
-          OR (c.cmd <> 'delete' AND EXISTS (SELECT 1 FROM pg_attribute ca WHERE ca.attrelid = t.oid AND ca.attnum > 0
-                                                     AND ca.attacl IS NOT NULL)
-              AND has_any_column_privilege(a.oid, t.oid, c.cmd)))
-),
-open_cmd AS (
-  -- Where OAuth clients get whatever the user gets: permissive policies are
-  -- ORed, so one that ignores the client lets every client in, whatever
-  -- the others check; only a restrictive policy that looks at the client
-  -- (a guard, say) limits them then.  The policies that let them in are
-  -- collected in the same pass (no second scan of api_cmd).
-  SELECT x.oid, x.rolname, x.cmd,
-         array_agg(x.polname::text) FILTER (WHERE x.polpermissive AND NOT x.client_aware) AS letting_in
-    FROM api_cmd x
-   GROUP BY x.oid, x.rolname, x.cmd
-  HAVING bool_or(x.polpermissive AND NOT x.client_aware)
-     AND NOT bool_or(NOT x.polpermissive AND x.client_aware)
+    LEFT JOIN scan s ON s.is_table AND s.polrelid = t.oid
 ),
 unaware AS (
-  SELECT o.oid,
-         array_agg(DISTINCT o.rolname ORDER BY o.rolname) AS roles,
-         array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
-                                WHERE c = ANY (array_agg(o.cmd))), ', ') AS commands,
-         string_agg(DISTINCT l.polname, ', ' ORDER BY l.polname) AS policies,
-         count(DISTINCT l.polname) AS n_policies
-    FROM open_cmd o
-   CROSS JOIN LATERAL unnest(o.letting_in) AS l(polname)
-   GROUP BY o.oid
+  -- Tables under row level security, not guarded, where OAuth clients get
+  -- whatever the user gets: for some API role and command the role may run,
+  -- a permissive policy that applies ignores the client (permissive
+  -- policies are ORed, so it lets every client in whatever the others
+  -- check) and no restrictive policy that applies looks at it.
+  SELECT t.oid, t.unaware_roles AS roles, t.unaware_commands AS commands,
+         t.unaware_policies AS policies, t.unaware_n AS n_policies, t.unaware_message AS message,
+         t.unaware_fix AS fix_ddl, t.unaware_note AS plan_note
+    FROM tstat t
+   WHERE t.relrowsecurity AND NOT t.guarded AND t.unaware_roles IS NOT NULL
 ),
 view_rel AS MATERIALIZED (
   -- Views and materialized views the API roles can use, and whether a view
@@ -264,24 +266,6 @@ view_bypass AS (
           OR (pg_has_role(v.relowner, t.relowner, 'USAGE') AND NOT t.relforcerowsecurity))
    GROUP BY v.oid, v.nspname, v.relname, v.relkind, v.qname, v.reachers
 ),
-rewritten AS MATERIALIZED (
-  -- Only the policies with something to rewrite are deparsed, once each.
-  SELECT up.oid, up.polrelid, up.polname, up.qname, x.new_qual, x.new_check, x.changes
-    FROM user_pol up
-   CROSS JOIN LATERAL (SELECT * FROM pg_policy p WHERE p.oid = up.oid OFFSET 0) p
-   CROSS JOIN LATERAL oauth_rls._rewrite_policy(p.polqual, p.polwithcheck, p.polrelid) x
-   WHERE cardinality(up.per_row_calls) > 0 OR up.jwt_client_tests > 0
-),
-rewrite AS (
-  -- ALTER POLICY for every policy whose trees the rewrite changes.
-  SELECT u.oid, u.polrelid, u.polname,
-         format('ALTER POLICY %I ON %s%s%s;', u.polname, u.qname,
-                ' USING (' || u.new_qual || ')', ' WITH CHECK (' || u.new_check || ')') AS ddl,
-         format('replaces %s: the same values, computed once per statement instead of once per row, '
-                'with no subquery added', array_to_string(u.changes, ', ')) AS note
-    FROM rewritten u
-   WHERE u.new_qual IS NOT NULL OR u.new_check IS NOT NULL
-),
 guard_expect AS (
   -- What guard() makes for each command: name, command letter, which trees.
   SELECT * FROM (VALUES ('select', 'r', true, false), ('insert', 'a', false, true),
@@ -305,26 +289,34 @@ dependency AS (
   -- the policy finds no rows there and the matrix entry has no effect.
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.qname, p.role_names, c.cmd, a.tier,
          u.oid::regclass AS other
-    FROM user_pol p
+    FROM few_user p
    CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
     JOIN tier_commands a ON a.oid = p.polrelid AND c.cmd = ANY (a.commands)
    CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(p.reads_tables || p.helper_tables) AS x) AS r(relid)
     JOIN tier_commands u ON u.oid = r.relid AND u.tier = a.tier AND u.oid <> p.polrelid
    WHERE p.polpermissive AND NOT 'select' = ANY (u.commands)
 ),
+cycle_table AS MATERIALIZED (
+  -- The tables a policy recursion cycle can pass: those whose policies'
+  -- subqueries read a table, and the tables they read.
+  SELECT q.polrelid AS relid FROM few q WHERE q.has_sublink AND cardinality(q.reads_tables) > 0
+  UNION
+  SELECT r.relid FROM few q CROSS JOIN LATERAL unnest(q.reads_tables) AS r(relid)
+   WHERE q.has_sublink AND cardinality(q.reads_tables) > 0
+),
 pol_cmd AS (
-  -- For each table and command, whether the policies PostgreSQL applies
-  -- hold a subquery (its policy recursion check runs then) and the tables
-  -- those subqueries read.  UPDATE and DELETE also apply the SELECT
-  -- policies (to the rows they read), INSERT only its own.
+  -- For each table a cycle can pass and each command, whether the policies
+  -- PostgreSQL applies hold a subquery (its policy recursion check runs
+  -- then) and the tables those subqueries read.  UPDATE and DELETE also
+  -- apply the SELECT policies (to the rows they read), INSERT only its own.
   SELECT p.polrelid AS relid, c.cmd, bool_or(p.has_sublink) AS has_sublink,
          array_agg(DISTINCT r.relid) FILTER (WHERE r.relid IS NOT NULL) AS reads,
          string_agg(DISTINCT p.polname, ', ') FILTER (WHERE cardinality(p.reads_tables) > 0) AS readers
-    FROM pol p
+    FROM few p
    CROSS JOIN LATERAL unnest(CASE p.polcmd WHEN 'r' THEN '{select,update,delete}'::text[] ELSE p.cmds END) AS c(cmd)
     LEFT JOIN LATERAL unnest(p.reads_tables) AS r(relid) ON true
    -- Only policies with a subquery start or continue a cycle.
-   WHERE p.has_sublink
+   WHERE p.has_sublink AND p.polrelid IN (SELECT x.relid FROM cycle_table x)
    GROUP BY p.polrelid, c.cmd
 ),
 walk (start, cmd, node, path) AS (
@@ -355,8 +347,8 @@ helper_fn AS (
   -- The functions of the user's that policies call (helpers), and which
   -- policies call them.
   SELECT h.oid, string_agg(DISTINCT format('%I on %s', p.polname, p.qname), ', ') AS used_by
-    FROM pol p CROSS JOIN LATERAL unnest(p.helpers) AS h(oid)
-   WHERE cardinality(p.helpers) > 0
+    FROM few p CROSS JOIN LATERAL unnest(p.helpers) AS h(oid)
+   WHERE p.has_helpers
    GROUP BY h.oid
 ),
 fn AS (
@@ -399,14 +391,16 @@ findings AS (
          format('Row level security is off on %s, and %s can read it: every row is visible to '
                 'every signed-in user, anonymous visitor and OAuth client.',
                 t.qname, array_to_string(t.readers, ' and ')) AS message,
-         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname) AS fix_ddl
+         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname) AS fix_ddl,
+         NULL::text AS plan_note
     FROM tbl t
    WHERE NOT t.relrowsecurity AND cardinality(t.readers) > 0 AND NOT plan_only
   UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, NULL, 'error', 'POLICIES_RLS_DISABLED',
          format('%s has %s polic%s (%s), but row level security is off, so none of them applies.',
                 t.qname, t.policies, CASE WHEN t.policies = 1 THEN 'y' ELSE 'ies' END, t.policy_names),
-         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname)
+         format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY;', t.qname),
+         NULL
     FROM tstat t
    WHERE NOT t.relrowsecurity AND t.policies > 0 AND NOT plan_only
   UNION ALL
@@ -418,26 +412,19 @@ findings AS (
                        'policies (%s) only narrow what permissive ones grant, so only its owner and roles '
                        'with BYPASSRLS see any row. If users should reach it, add a permissive policy.',
                        t.qname, t.policy_names) END,
+         NULL,
          NULL
     FROM tstat t
    -- Guards and other restrictive policies grant nothing by themselves.
    WHERE t.relrowsecurity AND t.permissive_policies = 0 AND NOT plan_only
   UNION ALL
   SELECT t.oid, t.nspname, t.relname, NULL, NULL, u.roles, 'warning', 'NOT_CLIENT_AWARE',
-         CASE WHEN NOT t.client_aware
-           THEN format('No policy on %s looks at the OAuth client and it is not guarded: every OAuth '
-                       'client (third-party apps and AI agents included) can do whatever the user can. '
-                       'Guard it; the access matrix then lets first-party apps in and others only '
-                       'where you allow it.', t.qname)
-           ELSE format('Some policies on %s look at the OAuth client, but for %s the permissive '
-                       'polic%s %s do%s not, and permissive policies are ORed: every OAuth client '
-                       '(third-party apps and AI agents included) can %s whatever the user can. '
-                       'Guard it; the access matrix then lets first-party apps in and others only '
-                       'where you allow it.',
-                       t.qname, u.commands,
-                       CASE WHEN u.n_policies > 1 THEN 'ies' ELSE 'y' END, u.policies,
-                       CASE WHEN u.n_policies > 1 THEN '' ELSE 'es' END, u.commands) END,
-         format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
+         -- 'No policy on <table> looks at the OAuth client and it is not
+         -- guarded: ...', or where some do, 'Some policies on <table> look
+         -- at the OAuth client, but for <commands> the permissive policies
+         -- <names> do not, ...' (see src/audit_policies.c); fix_ddl
+         -- guard()s it, plan_note says why.
+         u.message, u.fix_ddl, CASE WHEN plan_only THEN u.plan_note END
     FROM tstat t JOIN unaware u ON u.oid = t.oid
   UNION ALL
   SELECT v.oid, v.nspname, v.relname, NULL, NULL, v.reachers, 'error', 'VIEW_BYPASSES_RLS',
@@ -456,30 +443,29 @@ findings AS (
                     'security_invoker.', v.qname, v.tables, array_to_string(v.reachers, ' and '),
                     CASE WHEN cardinality(v.reachers) = 1 THEN 's' ELSE '' END) END,
          CASE WHEN v.relkind = 'v' AND current_setting('server_version_num')::integer >= 150000
-              THEN format('ALTER VIEW %s SET (security_invoker = true);', v.qname) END
+              THEN format('ALTER VIEW %s SET (security_invoker = true);', v.qname) END,
+         NULL
     FROM view_bypass v
    WHERE NOT plan_only
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'warning', 'PER_ROW_CALL',
-         CASE WHEN r.ddl IS NOT NULL
-           THEN format('Policy %I on %s calls %s once per row; the fix %s.',
-                       p.polname, p.qname, array_to_string(p.per_row_calls, ', '), r.note)
-           ELSE format('Policy %I on %s calls %s once per row. oauth_rls has no function of exactly the '
-                       'same meaning to put in its place: wrap each call as (select ...) by hand, unless '
-                       'the table''s policies read it back (a subquery in a policy makes PostgreSQL check '
-                       'for policy recursion).', p.polname, p.qname, array_to_string(p.per_row_calls, ', '))
-         END,
-         r.ddl
-    FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
-   WHERE cardinality(p.per_row_calls) > 0
+         -- 'Policy <name> on <table> calls <functions> once per row; the fix
+         -- replaces ...', or where oauth_rls has no function of the same
+         -- meaning, how to wrap them by hand (see src/audit_policies.c).
+         p.per_row_message,
+         p.rewrite_ddl, p.rewrite_note
+    FROM user_pol p
+   WHERE p.has_per_row
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'info', 'JWT_CLIENT_ID',
-         format('Policy %I on %s reads client_id from the JWT by hand (auth.jwt() ->> ''client_id''); '
-                'oauth_rls.client_id() means the same, is computed once per statement, and refuses '
-                'malformed claims instead of reading them as a direct session.', p.polname, p.qname),
-         r.ddl
-    FROM user_pol p LEFT JOIN rewrite r ON r.oid = p.oid
-   WHERE p.jwt_client_tests > 0
+         -- 'Policy <name> on <table> reads client_id from the JWT by hand
+         -- ...' (see src/audit_policies.c).
+         p.jwt_message,
+         p.rewrite_ddl, p.rewrite_note
+    FROM user_pol p
+   -- The plan runs a policy's ALTER POLICY once: with per-row calls too,
+   -- the PER_ROW_CALL row above carries the same statement.
+   WHERE p.jwt_client_tests > 0 AND NOT (plan_only AND p.has_per_row)
   UNION ALL
   SELECT p.polrelid, p.nspname, p.relname, p.polname, p.cmd, p.role_names, 'error', 'USER_METADATA',
          format('Policy %I on %s decides from user_metadata%s, which every user can change for '
@@ -490,26 +476,30 @@ findings AS (
                        array_to_string(ARRAY(SELECT h::regprocedure::text FROM unnest(p.helpers) AS h
                                               ORDER BY 1), ', ') || ')'
                   ELSE '' END),
+         NULL,
          NULL
-    FROM pol p
+    FROM few p
    WHERE p.user_metadata AND NOT plan_only
   UNION ALL
   SELECT m.polrelid, m.nspname, m.relname, NULL, m.cmd, ARRAY[m.role_name], 'warning', 'MULTIPLE_PERMISSIVE',
          format('%s permissive policies on %s apply to role %s for %s (%s): Postgres evaluates '
                 'every one of them for each row. Merge them into one policy whose condition '
                 'ORs theirs.', m.n, m.qname, m.role_name, m.cmd, m.names),
+         NULL,
          NULL
     FROM (SELECT p.polrelid, p.nspname, p.relname, p.qname, rn.role_name, c.cmd, count(*) AS n,
                  string_agg(p.polname, ', ' ORDER BY p.polname) AS names,
                  bool_or(rn.role_name = ANY (p.role_names)) AS named
-            FROM user_pol p
+            FROM few_user p
             CROSS JOIN LATERAL unnest(p.cmds) AS c(cmd)
             JOIN (SELECT DISTINCT q.polrelid, x.role_name
-                    FROM user_pol q CROSS JOIN LATERAL unnest(q.role_names) AS x(role_name)
-                   WHERE q.polpermissive) rn
+                    FROM few_user q CROSS JOIN LATERAL unnest(q.role_names) AS x(role_name)
+                   WHERE q.polpermissive AND q.shares_command) rn
               ON rn.polrelid = p.polrelid
              AND (rn.role_name = ANY (p.role_names) OR 'public' = ANY (p.role_names))
-           WHERE p.polpermissive
+           -- Only policies that share a command with another can be counted
+           -- twice (shares_command).
+           WHERE p.polpermissive AND p.shares_command
            GROUP BY p.polrelid, p.nspname, p.relname, p.qname, rn.role_name, c.cmd
           HAVING count(*) > 1) m
    WHERE m.named AND NOT plan_only
@@ -518,8 +508,9 @@ findings AS (
          format('Policy %I on %s lets %s %s any row: its condition is always true.',
                 p.polname, p.qname, array_to_string(p.role_names, ' and '),
                 CASE p.cmd WHEN 'all' THEN 'write' ELSE p.cmd END),
+         NULL,
          NULL
-    FROM user_pol p
+    FROM few_user p
    WHERE p.polpermissive AND p.for_api AND p.cmd <> 'select' AND NOT plan_only
      -- A missing expression denies: only a present, always-true one counts.
      -- An INSERT is decided by WITH CHECK, UPDATE and DELETE by USING (any
@@ -533,7 +524,8 @@ findings AS (
          'GUARD_MISSING',
          format('%s is guarded, but its guard policy oauth_rls_guard_%s was dropped: OAuth '
                 'clients are no longer limited by the access matrix for %s.', t.qname, e.cmd, e.cmd),
-         format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
+         format('SELECT oauth_rls.guard(%L::regclass);', t.qname),
+         NULL
     FROM tstat t CROSS JOIN guard_expect e
    WHERE t.guarded AND ('oauth_rls_guard_' || e.cmd) <> ALL (t.guard_policies) AND NOT plan_only
   UNION ALL
@@ -542,10 +534,12 @@ findings AS (
                 'policy for PUBLIC calling oauth_rls.allows(%L::regclass, %L)): it was '
                 'edited, so it may not enforce the access matrix.',
                 p.polname, p.qname, upper(e.cmd), p.qname, e.cmd),
-         format('DROP POLICY %I ON %s; SELECT oauth_rls.guard(%L::regclass);', p.polname, p.qname, p.qname)
-    FROM pol p
+         format('DROP POLICY %I ON %s; SELECT oauth_rls.guard(%L::regclass);', p.polname, p.qname, p.qname),
+         NULL
+    FROM few p
     JOIN guard_expect e ON p.polname = 'oauth_rls_guard_' || e.cmd
-   WHERE (p.polpermissive OR p.polcmd <> e.letter::"char" OR p.polroles <> '{0}'::oid[]
+   WHERE p.guard_named
+     AND (p.polpermissive OR p.polcmd <> e.letter::"char" OR p.polroles <> '{0}'::oid[]
           OR p.has_qual <> e.with_qual OR p.has_check <> e.with_check
           OR p.guard_table IS DISTINCT FROM p.polrelid OR p.guard_command IS DISTINCT FROM e.cmd)
      AND NOT plan_only
@@ -555,6 +549,7 @@ findings AS (
                 '%s on %s, but the policy finds no rows of %s for them, so they get nothing. '
                 'Allow select on %s for %s, or read it through a SECURITY DEFINER function.',
                 d.polname, d.qname, d.other, d.tier, d.cmd, d.qname, d.other, d.other, d.tier),
+         NULL,
          NULL
     FROM dependency d
    WHERE NOT plan_only
@@ -567,6 +562,7 @@ findings AS (
                 array_to_string(ARRAY(SELECT c FROM unnest('{select,insert,update,delete}'::text[]) AS c
                                        WHERE c = ANY (r.cmds)), ', '),
                 t.qname, coalesce(s.readers, '-'), r.cycle),
+         NULL,
          NULL
     FROM recursion r
     JOIN tbl t ON t.oid = r.start
@@ -580,16 +576,18 @@ findings AS (
                 p.polname, p.qname,
                 array_to_string(ARRAY(SELECT h::regprocedure::text FROM unnest(p.helpers_unread) AS h
                                        ORDER BY 1), ', ')),
+         NULL,
          NULL
-    FROM user_pol p
-   WHERE cardinality(p.helpers_unread) > 0 AND NOT plan_only
+    FROM few_user p
+   WHERE p.has_unread AND NOT plan_only
   UNION ALL
   SELECT NULL, n.nspname, f.proname, NULL, NULL, NULL, 'warning', 'FUNCTION_SEARCH_PATH_MUTABLE',
          format('Function %s, which policies call (%s), has no search_path of its own: the names in it '
                 'resolve through the caller''s search_path, which the caller may choose (a table or '
                 'function of the same name earlier on the path is used instead).',
                 h.oid::regprocedure, h.used_by),
-         format('ALTER FUNCTION %s SET search_path = public, extensions, pg_temp;', h.oid::regprocedure)
+         format('ALTER FUNCTION %s SET search_path = public, extensions, pg_temp;', h.oid::regprocedure),
+         NULL
     FROM helper_fn h
     JOIN pg_proc f ON f.oid = h.oid
     JOIN pg_namespace n ON n.oid = f.pronamespace
@@ -606,7 +604,8 @@ findings AS (
                 CASE WHEN h.oid IS NOT NULL THEN format('; policies call it (%s), so they need it to stay '
                                                         'executable', h.used_by) ELSE '' END),
          CASE WHEN h.oid IS NULL
-              THEN format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, anon, authenticated;', f.signature) END
+              THEN format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, anon, authenticated;', f.signature) END,
+         NULL
     FROM fn f
     LEFT JOIN helper_fn h ON h.oid = f.oid
    WHERE cardinality(f.executors) > 0
@@ -616,7 +615,8 @@ findings AS (
                 'A public bucket serves each object by its URL without any policy: listing lets '
                 'everyone enumerate them.', b.id, b.policies),
          CASE WHEN b.policies NOT LIKE '%,%'
-              THEN format('DROP POLICY %I ON storage.objects;', b.policies) END
+              THEN format('DROP POLICY %I ON storage.objects;', b.policies) END,
+         NULL
     FROM bucket b
   UNION ALL
   SELECT NULL, n.nspname, e.extname, NULL, NULL, NULL, 'warning', 'EXTENSION_IN_PUBLIC',
@@ -627,7 +627,8 @@ findings AS (
          -- in schema extensions, a decision about what depends on it.
          CASE WHEN e.extrelocatable AND to_regnamespace('extensions') IS NOT NULL
                    AND (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
-              THEN format('ALTER EXTENSION %I SET SCHEMA extensions;', e.extname) END
+              THEN format('ALTER EXTENSION %I SET SCHEMA extensions;', e.extname) END,
+         NULL
     FROM pg_extension e
     JOIN pg_namespace n ON n.oid = e.extnamespace
    WHERE n.nspname = 'public' AND (schemas IS NULL OR 'public' = ANY (schemas)) AND NOT plan_only
@@ -638,25 +639,16 @@ findings AS (
                 string_agg(format('%s: %s', m.tier, CASE WHEN cardinality(m.commands) = 0 THEN 'none'
                                                           ELSE array_to_string(m.commands, ',') END),
                            '; ' ORDER BY m.tier)),
-         format('SELECT oauth_rls.guard(%L::regclass);', t.qname)
+         format('SELECT oauth_rls.guard(%L::regclass);', t.qname),
+         NULL
     FROM tbl t JOIN oauth_rls.access_matrix m ON m.tbl = t.oid
    WHERE NOT t.guarded AND NOT plan_only
    GROUP BY t.oid, t.nspname, t.relname, t.qname
 )
+-- plan_note: why the rewrite runs fix_ddl, for plan_rewrite().
 SELECT f.relid, f.nspname, f.relname, f.polname, f.cmd, f.roles, f.severity, f.code, f.message, f.fix_ddl,
-       -- Why the rewrite runs fix_ddl, for plan_rewrite().
-       CASE f.code
-         WHEN 'NOT_CLIENT_AWARE'
-           THEN format('guards it: for %s no policy limits OAuth clients, so every client can do what the '
-                       'user can; with the guard, direct sessions and first-party apps keep their rights '
-                       'and other clients get what the access matrix allows', u.commands)
-         WHEN 'PER_ROW_CALL' THEN r.note
-         WHEN 'JWT_CLIENT_ID' THEN r.note
-       END AS plan_note
-  FROM findings f
-  LEFT JOIN rewrite r ON f.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID') AND r.polrelid = f.relid
-                     AND r.polname = f.polname
-  LEFT JOIN unaware u ON f.code = 'NOT_CLIENT_AWARE' AND u.oid = f.relid;
+       f.plan_note
+  FROM findings f;
 END
 $$;
 
@@ -680,14 +672,14 @@ CREATE FUNCTION oauth_rls._rewrite_plan(schemas text[])
   RETURNS TABLE (step integer, kind text, relid oid, policy_name name, ddl text)
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS
 $$
-  SELECT DISTINCT ON (x.step, x.relid, x.policy_name) x.step, x.kind, x.relid, x.policy_name, x.ddl
-    FROM (SELECT CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 2 ELSE 1 END AS step,
-                 CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 'guard' ELSE 'policy' END AS kind,
-                 a.relid, a.policy_name, a.fix_ddl || ' -- ' || a.plan_note AS ddl
-            FROM oauth_rls._audit(schemas, true) a
-           WHERE a.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID', 'NOT_CLIENT_AWARE')
-             AND a.fix_ddl IS NOT NULL) x
-   ORDER BY x.step, x.relid, x.policy_name
+  -- _audit(plan_only) gives each policy and each table once; the callers
+  -- order the statements.
+  SELECT CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 2 ELSE 1 END AS step,
+         CASE a.code WHEN 'NOT_CLIENT_AWARE' THEN 'guard' ELSE 'policy' END AS kind,
+         a.relid, a.policy_name, a.fix_ddl || ' -- ' || a.plan_note AS ddl
+    FROM oauth_rls._audit(schemas, true) a
+   WHERE a.code IN ('PER_ROW_CALL', 'JWT_CLIENT_ID', 'NOT_CLIENT_AWARE')
+     AND a.fix_ddl IS NOT NULL
 $$;
 
 CREATE FUNCTION oauth_rls.plan_rewrite(schemas text[] DEFAULT '{public}') RETURNS SETOF text
@@ -946,6 +938,8 @@ REVOKE ALL ON FUNCTION
   oauth_rls._policies_changed(oid),
   oauth_rls._lock_for_rewrite(oid, text),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
+  oauth_rls._audit_policies(oid[], oid, oid),
+  oauth_rls._api_commands(oid, oid, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
   oauth_rls._public_buckets(),
@@ -960,6 +954,8 @@ GRANT EXECUTE ON FUNCTION
   oauth_rls._policies_changed(oid),
   oauth_rls._lock_for_rewrite(oid, text),
   oauth_rls._rewrite_policy(pg_node_tree, pg_node_tree, oid),
+  oauth_rls._audit_policies(oid[], oid, oid),
+  oauth_rls._api_commands(oid, oid, oid),
   oauth_rls._platform_schemas(),
   oauth_rls._policy_ddl(oid),
   oauth_rls._public_buckets(),
