@@ -242,6 +242,14 @@ static HTAB *token_cache = NULL;
 static uint64 token_cache_keys = 0;	/* jwt_keys_generation() it was filled under */
 static long token_cache_inserts = 0;
 
+/*
+ * The entry the last call used: a backend serving one user's requests
+ * presents the same token again and again, and comparing it with this one
+ * spares hashing the whole text (a quarter of a cache hit).  Entries stay
+ * where they are until the cache is reset, which forgets this too.
+ */
+static VerifiedToken *token_cache_last = NULL;
+
 static void
 token_cache_reset(uint64 keys_generation)
 {
@@ -258,20 +266,28 @@ token_cache_reset(uint64 keys_generation)
 	token_cache = hash_create("oauth_rls JWT cache", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	token_cache_keys = keys_generation;
 	token_cache_inserts = 0;
+	token_cache_last = NULL;
 }
 
-/* The cached verification of exactly this text, or NULL. */
+/*
+ * The cached verification of exactly this text, or NULL; *hash is set
+ * (computed) only when the last entry used is not it.
+ */
 static VerifiedToken *
-token_cache_lookup(const char *token, int len, uint64 hash)
+token_cache_lookup(const char *token, int len, uint64 *hash)
 {
 	uint64		keys = jwt_keys_generation();
 	VerifiedToken *vt;
 
 	if (token_cache == NULL || token_cache_keys != keys)
 		token_cache_reset(keys);
-	vt = hash_search(token_cache, &hash, HASH_FIND, NULL);
+	vt = token_cache_last;
 	if (vt && vt->token_len == len && memcmp(vt->token, token, len) == 0)
 		return vt;
+	*hash = hash_bytes_extended((const unsigned char *) token, len, 0);
+	vt = hash_search(token_cache, hash, HASH_FIND, NULL);
+	if (vt && vt->token_len == len && memcmp(vt->token, token, len) == 0)
+		return token_cache_last = vt;
 	return NULL;
 }
 
@@ -298,6 +314,7 @@ token_cache_store(const VerifiedToken *src)
 	vt->jti = src->jti ? pstrdup(src->jti) : NULL;
 	MemoryContextSwitchTo(oldcxt);
 	token_cache_inserts++;
+	token_cache_last = vt;
 }
 
 /* ---------- verification ---------- */
@@ -695,8 +712,7 @@ oauth_rls_authenticate(PG_FUNCTION_ARGS)
 
 	oauth_rls_accept_invalidations();
 	token_only_require_preloaded();
-	hash = hash_bytes_extended((const unsigned char *) token, len, 0);
-	vt = token_cache_lookup(token, len, hash);
+	vt = token_cache_lookup(token, len, &hash);
 	if (vt == NULL)
 	{
 		fresh.hash = hash;
