@@ -149,15 +149,22 @@ time_claim(const JsonbValue *claims, const char *name, bool *has)
 {
 	const JsonbValue *v = member(claims, name);
 	char	   *digits;
+	double		t;
 
 	*has = v != NULL;
 	if (v == NULL)
 		return 0;
 	if (v->type != jbvNumeric)
 		refuse("JWT is malformed", psprintf("Claim \"%s\" is not a number.", name));
-	/* numeric_out never fails; strtod saturates instead of erroring. */
+	/*
+	 * numeric_out never fails; strtod saturates instead of erroring.  A time
+	 * beyond a double (exp 1e400) would never expire: refused.
+	 */
 	digits = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-	return strtod(digits, NULL);
+	t = strtod(digits, NULL);
+	if (!isfinite(t))
+		refuse("JWT is malformed", psprintf("Claim \"%s\" is out of range.", name));
+	return t;
 }
 
 static double
