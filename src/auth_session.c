@@ -200,7 +200,7 @@ auth_sessions_exist(void)
 bool
 auth_read_row(const char *relname, const pg_uuid_t *id, AuthRowCallback fn, void *arg)
 {
-	AuthRel    *r = auth_rel(relname);
+	AuthRel    *r;
 	Relation	rel;
 	Snapshot	snapshot;
 	ScanKeyData key;
@@ -209,19 +209,29 @@ auth_read_row(const char *relname, const pg_uuid_t *id, AuthRowCallback fn, void
 	bool		found = false;
 	Oid			indexid;
 
-	if (!OidIsValid(r->relid))
-		return false;
-	rel = table_open(r->relid, AccessShareLock);
-
 	/*
 	 * Taking the lock applies pending invalidations: if one concerned this
-	 * table, resolve again, now that the lock holds it still.  The table may
-	 * have been replaced by another of the same name: read nothing then.
+	 * table, it is resolved again, now that the lock holds it still.  Should
+	 * the name lead elsewhere by then (the table dropped, or replaced by
+	 * another of the same name), the one the name leads to is read: "no
+	 * row" is an answer (the RLS read takes a missing session row for no
+	 * OAuth client) and must never come from a table that is gone.
 	 */
-	if (!r->resolved && auth_rel(relname)->relid != RelationGetRelid(rel))
+	for (int tries = 0;; tries++)
 	{
-		table_close(rel, AccessShareLock);
-		return false;
+		r = auth_rel(relname);
+		if (!OidIsValid(r->relid))
+			return false;
+		rel = try_table_open(r->relid, AccessShareLock);
+		if (rel != NULL && (r->resolved || auth_rel(relname)->relid == RelationGetRelid(rel)))
+			break;
+		if (rel != NULL)
+			table_close(rel, AccessShareLock);
+		if (tries >= 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("auth.%s changed while oauth_rls was reading it", relname),
+					 errhint("Retry the statement.")));
 	}
 	if (r->id_att == InvalidAttrNumber)
 	{
